@@ -1,0 +1,356 @@
+/* flow.c - the relay engine shared by the MySQL sessions and the endpoint relays. */
+#include "config.h"
+#include "flow.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "shaper.h"
+
+#define SHAPER_MAX_QUEUED (4u << 20)   /* bytes a shaped direction may hold */
+
+static void flow_pump(struct flow *f);
+
+static void release_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct flow *f = w->data;
+    flow_pump(f);
+    f->ops->rearm(f->owner);
+}
+
+void flow_init(struct flow *f, struct ev_loop *loop, struct stream *src, struct stream *dst,
+               size_t min_cap, size_t max_cap, const struct flow_owner_ops *ops, void *owner)
+{
+    memset(f, 0, sizeof(*f));
+    f->loop = loop;
+    f->src = src;
+    f->dst = dst;
+    f->min_cap = min_cap;
+    f->max_cap = max_cap < min_cap ? min_cap : max_cap;
+    f->ops = ops;
+    f->owner = owner;
+    f->close_after_left = -1;
+    f->effect.close_after_bytes = -1;
+    ev_timer_init(&f->release_timer, release_timer_cb, 0, 0);
+    f->release_timer.data = f;
+}
+
+void flow_free(struct flow *f)
+{
+    ev_timer_stop(f->loop, &f->release_timer);
+    if (f->shaper)
+        shaper_free(f->shaper);
+    f->shaper = NULL;
+    free(f->buf);
+    f->buf = NULL;
+    f->cap = f->head = f->scanned = f->tail = 0;
+}
+
+bool flow_idle(const struct flow *f)
+{
+    return f->head == f->tail && (!f->shaper || shaper_queued(f->shaper) == 0);
+}
+
+/* Makes room at tail: compacts, then grows up to max_cap when the inspector
+ * needs more contiguous bytes than fit. Returns free bytes at tail. */
+static size_t flow_make_room(struct flow *f)
+{
+    if (!f->buf) {
+        f->buf = malloc(f->min_cap);
+        if (!f->buf)
+            return 0;
+        f->cap = f->min_cap;
+    }
+    if (f->tail < f->cap)
+        return f->cap - f->tail;
+    if (f->head > 0) {
+        memmove(f->buf, f->buf + f->head, f->tail - f->head);
+        f->scanned -= f->head;
+        f->tail -= f->head;
+        f->head = 0;
+    }
+    size_t want = f->scanned + f->need;
+    if (f->tail >= f->cap && want > f->cap && f->cap < f->max_cap) {
+        size_t ncap = f->cap * 2;
+        while (ncap < want)
+            ncap *= 2;
+        if (ncap > f->max_cap)
+            ncap = f->max_cap;
+        uint8_t *nb = realloc(f->buf, ncap);
+        if (nb) {
+            f->buf = nb;
+            f->cap = ncap;
+        }
+    }
+    return f->cap - f->tail;
+}
+
+/* Gives memory back once a large packet has gone through. */
+static void flow_shrink(struct flow *f)
+{
+    if (f->cap > f->min_cap && f->head == f->tail && f->need <= f->min_cap) {
+        free(f->buf);
+        f->buf = NULL;
+        f->cap = 0;
+        f->head = f->scanned = f->tail = 0;
+    }
+}
+
+static int flow_run_inspector(struct flow *f)
+{
+    if (!f->inspect) {
+        f->scanned = f->tail;
+        return 0;
+    }
+    if (f->held)
+        return 0;
+    return f->inspect(f, f->inspect_arg);
+}
+
+bool flow_wants_read(const struct flow *f)
+{
+    if (f->src_eof || f->held || f->effect.stall || f->src->fd < 0 || f->src->handshaking)
+        return false;
+    if (f->effect.blackhole)
+        return true;
+    if (f->shaper && shaper_queued(f->shaper) >= SHAPER_MAX_QUEUED)
+        return false;
+    if (f->tail < f->cap || !f->buf)
+        return true;
+    /* full: room only if compaction or growth can make some */
+    return f->head > 0 || (f->scanned + f->need > f->cap && f->cap < f->max_cap);
+}
+
+bool flow_wants_write(const struct flow *f)
+{
+    if (f->effect.stall || f->dst->fd < 0 || f->dst->handshaking)
+        return false;
+    if (f->shaper)
+        return ev_is_active(&f->release_timer) ? false : shaper_queued(f->shaper) > 0;
+    return f->head < f->scanned;
+}
+
+static void flow_fail(struct flow *f, struct stream *at, const char *why)
+{
+    f->ops->failed(f->owner, f, at, why);
+}
+
+/* Counts written bytes; a close_after fault ends the connection here. */
+static bool flow_account(struct flow *f, size_t n)
+{
+    f->bytes_out += n;
+    if (f->stat_bytes)
+        *f->stat_bytes += n;
+    if (f->close_after_left >= 0) {
+        f->close_after_left -= (int64_t)n;
+        if (f->close_after_left <= 0) {
+            flow_fail(f, f->dst, "closed by fault close_after");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Writes at most up to the close_after budget. */
+static size_t flow_budget(const struct flow *f, size_t n)
+{
+    if (f->close_after_left >= 0 && (int64_t)n > f->close_after_left)
+        return (size_t)f->close_after_left;
+    return n;
+}
+
+static void flow_pump(struct flow *f)
+{
+    if (f->effect.stall || f->dst->fd < 0 || f->dst->handshaking)
+        return;
+    const char *why = NULL;
+    if (f->shaper) {
+        uint64_t now = clock_mono_us();
+        while (f->head < f->scanned) {
+            size_t n = shaper_put(f->shaper, f->buf + f->head, f->scanned - f->head, now);
+            if (n == 0)
+                break;
+            f->head += n;
+        }
+        for (;;) {
+            const uint8_t *p;
+            size_t len = shaper_peek(f->shaper, now, &p);
+            if (len == 0)
+                break;
+            ssize_t w = stream_write(f->dst, p, flow_budget(f, len), &why);
+            if (w < 0) {
+                if (errno != EAGAIN)
+                    flow_fail(f, f->dst, why);
+                return;
+            }
+            shaper_consume(f->shaper, (size_t)w, now);
+            if (!flow_account(f, (size_t)w))
+                return;
+            if ((size_t)w < len)
+                return;       /* socket full: EV_WRITE will continue */
+        }
+        ev_timer_stop(f->loop, &f->release_timer);
+        uint64_t next = shaper_next_release(f->shaper, now);
+        if (next != UINT64_MAX) {
+            ev_timer_set(&f->release_timer, next > now ? (double)(next - now) / 1e6 : 0., 0.);
+            ev_timer_start(f->loop, &f->release_timer);
+        } else if (!shape_params_active(&f->effect.shape)) {
+            shaper_free(f->shaper);     /* healed and drained: back to the direct path */
+            f->shaper = NULL;
+        }
+    } else {
+        while (f->head < f->scanned) {
+            ssize_t w = stream_write(f->dst, f->buf + f->head, flow_budget(f, f->scanned - f->head), &why);
+            if (w < 0) {
+                if (errno != EAGAIN)
+                    flow_fail(f, f->dst, why);
+                return;
+            }
+            f->head += (size_t)w;
+            if (!flow_account(f, (size_t)w))
+                return;
+        }
+    }
+    if (f->head == f->tail) {
+        f->head = f->scanned = f->tail = 0;
+        flow_shrink(f);
+    }
+    if (f->src_eof && !f->eof_reported && flow_idle(f)) {
+        f->eof_reported = true;
+        f->ops->drained_eof(f->owner, f);
+    }
+}
+
+void flow_on_readable(struct flow *f)
+{
+    if (!flow_wants_read(f))
+        return;
+    const char *why = NULL;
+    if (f->effect.blackhole) {
+        uint8_t sink[16384];
+        ssize_t n = stream_read(f->src, sink, sizeof(sink), &why);
+        if (n > 0) {
+            f->bytes_in += (size_t)n;
+            f->bytes_dropped += (size_t)n;
+        } else if (n == 0) {
+            f->src_eof = true;
+            flow_pump(f);
+        } else if (errno != EAGAIN) {
+            flow_fail(f, f->src, why);
+            return;
+        }
+        f->ops->rearm(f->owner);
+        return;
+    }
+    size_t room = flow_make_room(f);
+    if (room == 0) {
+        if (!f->buf)
+            flow_fail(f, f->src, "out of memory");
+        else
+            f->ops->rearm(f->owner);
+        return;
+    }
+    if (f->exact_reads) {
+        size_t have = f->tail - f->scanned;
+        size_t want = f->need > have ? f->need - have : 4;
+        if (room > want)
+            room = want;
+    }
+    ssize_t n = stream_read(f->src, f->buf + f->tail, room, &why);
+    if (n > 0) {
+        f->bytes_in += (size_t)n;
+        f->tail += (size_t)n;
+        if (flow_run_inspector(f) < 0) {
+            flow_fail(f, f->src, f->fail_reason ? f->fail_reason : "protocol error");
+            return;
+        }
+    } else if (n == 0) {
+        f->src_eof = true;
+    } else if (errno != EAGAIN) {
+        flow_fail(f, f->src, why);
+        return;
+    }
+    flow_pump(f);
+    f->ops->rearm(f->owner);
+}
+
+void flow_on_writable(struct flow *f)
+{
+    flow_pump(f);
+    f->ops->rearm(f->owner);
+}
+
+void flow_set_effect(struct flow *f, const struct fault_dir_effect *e)
+{
+    bool was_stalled = f->effect.stall;
+    int64_t old_close = f->effect.close_after_bytes;
+    f->effect = *e;
+    if (e->close_after_bytes != old_close)
+        f->close_after_left = e->close_after_bytes;
+    if (shape_params_active(&e->shape)) {
+        if (!f->shaper)
+            f->shaper = shaper_new(&e->shape, SHAPER_MAX_QUEUED);
+        else
+            shaper_set_params(f->shaper, &e->shape, clock_mono_us());
+    } else if (f->shaper) {
+        struct shape_params none = { 0 };
+        shaper_set_params(f->shaper, &none, clock_mono_us());
+    }
+    if (was_stalled && !e->stall && f->inspect && f->scanned < f->tail)
+        flow_run_inspector(f);
+    flow_pump(f);
+    f->ops->rearm(f->owner);
+}
+
+void flow_resume(struct flow *f)
+{
+    f->held = false;
+    if (flow_run_inspector(f) < 0) {
+        flow_fail(f, f->src, f->fail_reason ? f->fail_reason : "protocol error");
+        return;
+    }
+    flow_pump(f);
+    f->ops->rearm(f->owner);
+}
+
+void flow_flush(struct flow *f)
+{
+    flow_pump(f);
+}
+
+int flow_replace(struct flow *f, size_t old_len, const void *data, size_t new_len)
+{
+    size_t after = f->tail - (f->scanned + old_len);
+    if (new_len > old_len) {
+        size_t grow = new_len - old_len;
+        if (f->cap - f->tail < grow) {
+            uint8_t *nb = realloc(f->buf, f->tail + grow);
+            if (!nb)
+                return -1;
+            f->buf = nb;
+            f->cap = f->tail + grow;
+        }
+    }
+    memmove(f->buf + f->scanned + new_len, f->buf + f->scanned + old_len, after);
+    if (new_len)
+        memcpy(f->buf + f->scanned, data, new_len);
+    f->tail = f->tail - old_len + new_len;
+    return 0;
+}
+
+int flow_inject(struct flow *f, const void *data, size_t len)
+{
+    if (!f->buf) {
+        f->buf = malloc(f->min_cap > len ? f->min_cap : len);
+        if (!f->buf)
+            return -1;
+        f->cap = f->min_cap > len ? f->min_cap : len;
+    }
+    if (flow_replace(f, 0, data, len) != 0)
+        return -1;
+    f->scanned += len;
+    return 0;
+}

@@ -1,0 +1,781 @@
+/* mysql_session.c - the MySQL leg: connection phase and command observation.
+ *
+ * Bytes are forwarded as they came. The session only rewrites what it must:
+ * capability bits of the greeting and the HandshakeResponse, and sequence ids
+ * while the two legs differ by an SSLRequest. Everything else is inspected in
+ * place (headers, first bytes, statement text) and released unchanged. */
+#include "config.h"
+#include "mysql_session.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mysql_handshake.h"
+#include "mysql_packet.h"
+#include "mysql_proto.h"
+#include "mysql_response.h"
+#include "relay.h"
+#include "session_events.h"
+#include "tls.h"
+
+#define HANDSHAKE_MAX_PACKET (64 * 1024)
+
+enum phase {
+    PH_CONNECTING,       /* upstream connect in progress */
+    PH_GREETING,         /* waiting for the server's greeting */
+    PH_HANDSHAKE,        /* waiting for the client's SSLRequest / HandshakeResponse */
+    PH_CLIENT_TLS,       /* TLS handshake with the client */
+    PH_SERVER_TLS,       /* TLS handshake with the server */
+    PH_RESPONSE_READY,   /* server TLS done: forward the held HandshakeResponse */
+    PH_AUTH,             /* auth exchange until the server's OK or ERR */
+    PH_COMMAND,
+    PH_RAW,              /* after COM_BINLOG_DUMP: untracked bytes */
+};
+
+static const char *const phase_names[] = {
+    "connecting", "greeting", "handshake", "client_tls", "server_tls", "handshake",
+    "auth", "command", "raw",
+};
+
+struct mysql_session {
+    struct relay relay;              /* first: the relay hooks cast back */
+    enum phase phase;
+    struct resp_machine resp;
+    uint32_t up_left, down_left;     /* payload bytes of the current packet still to release */
+    int seq_delta;                   /* server-leg seq = client-leg seq + delta during auth */
+    struct mysql_greeting greeting;
+    bool server_is_mariadb;
+    bool quitting;                   /* the client sent COM_QUIT */
+    bool draining;                   /* shutdown: close once the current command is done */
+    bool opened;                     /* observer saw on_open */
+    uint8_t last_server_seq;
+    uint32_t client_caps;
+    char user[256];
+    char db[256];
+    char pending_db[256];            /* USE / COM_INIT_DB / COM_CHANGE_USER until its OK */
+    char pending_user[256];
+    bool db_pending, user_pending;
+    struct session_info info;
+    void *observer_data;
+};
+
+static struct {
+    struct ev_loop *loop;
+    const struct config *cfg;
+    SSL_CTX *client_leg_ctx;         /* the proxy as TLS server */
+    SSL_CTX *server_leg_ctx;         /* the proxy as TLS client */
+    const struct session_observer *observer;
+    unsigned count;
+    uint64_t total, refused_max, auth_ok, auth_failed, backend_errors, protocol_errors;
+    uint64_t next_id;
+} sessions;
+
+static const struct session_observer no_observer;
+
+void session_set_observer(const struct session_observer *obs)
+{
+    sessions.observer = obs ? obs : &no_observer;
+}
+
+const struct session_info *session_get_info(const struct mysql_session *s) { return &s->info; }
+void *session_observer_data(const struct mysql_session *s) { return s->observer_data; }
+void session_set_observer_data(struct mysql_session *s, void *data) { s->observer_data = data; }
+
+static struct mysql_session *session_of(struct relay *r)
+{
+    return (struct mysql_session *)r;
+}
+
+/* ---- errors to the client ---- */
+
+/* Sends a proxy-made ERR to the client (best effort) and closes the session. */
+static void session_fail(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+                         const char *message, const char *reason)
+{
+    uint8_t pkt[600];
+    char text[512];
+    snprintf(text, sizeof(text), "ddlproxy: %s", message);
+    size_t n = mysql_build_err(pkt, sizeof(pkt), seq, code, sqlstate, text);
+    struct flow *down = &s->relay.down;
+    /* Only at a packet boundary: a half-sent packet cannot be followed by an ERR. */
+    if (s->down_left == 0 && down->scanned == down->tail && s->relay.client.fd >= 0) {
+        if (flow_inject(down, pkt, n) == 0)
+            flow_flush(down);
+    }
+    log_info("session %llu %s: %s", (unsigned long long)s->relay.id, s->relay.client_addr, message);
+    relay_close(&s->relay, reason, false);
+}
+
+static void backend_lost(struct mysql_session *s, const char *why)
+{
+    char msg[400];
+    sessions.backend_errors++;
+    if (s->phase <= PH_GREETING) {
+        snprintf(msg, sizeof(msg), "cannot reach backend %s: %s", s->relay.ep->upstream, why);
+        session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", msg, "backend_gone");
+    } else if (s->phase == PH_COMMAND && resp_current_command(&s->resp) >= 0) {
+        snprintf(msg, sizeof(msg), "Lost connection to backend %s during query: %s",
+                 s->relay.ep->upstream, why);
+        session_fail(s, (uint8_t)(s->last_server_seq + 1), CR_SERVER_LOST, "HY000", msg, "backend_gone");
+    } else if (s->phase == PH_COMMAND || s->phase == PH_RAW) {
+        log_info("session %llu %s: backend %s closed the connection: %s", (unsigned long long)s->relay.id,
+                 s->relay.client_addr, s->relay.ep->upstream, why);
+        relay_close(&s->relay, "backend_gone", false);
+    } else {
+        snprintf(msg, sizeof(msg), "Lost connection to backend %s during authentication: %s",
+                 s->relay.ep->upstream, why);
+        session_fail(s, (uint8_t)(s->last_server_seq + 1), CR_SERVER_LOST, "HY000", msg, "backend_gone");
+    }
+}
+
+static void protocol_error(struct mysql_session *s, const char *who, const char *why)
+{
+    sessions.protocol_errors++;
+    log_warn("session %llu %s: protocol error from %s: %s; closing the session",
+             (unsigned long long)s->relay.id, s->relay.client_addr, who, why);
+}
+
+/* ---- observer glue ---- */
+
+static void fill_info(struct mysql_session *s)
+{
+    s->info.id = s->relay.id;
+    s->info.backend_conn_id = s->greeting.conn_id;
+    s->info.client_addr = s->relay.client_addr;
+    s->info.user = s->user;
+    s->info.db = s->db;
+    s->info.server_version = s->greeting.server_version;
+    s->info.client_tls = s->relay.client.ssl != NULL;
+    s->info.backend_tls = s->relay.server.ssl != NULL;
+}
+
+/* "USE db" (alone in the text): the session's default schema after its OK. */
+static bool parse_use(const uint8_t *p, size_t len, char *db, size_t dblen)
+{
+    size_t i = 0;
+    while (i < len && isspace(p[i]))
+        i++;
+    if (len - i < 4 || strncasecmp((const char *)p + i, "use", 3) != 0
+        || !(isspace(p[i + 3]) || p[i + 3] == '`'))
+        return false;
+    i += 3;
+    while (i < len && isspace(p[i]))
+        i++;
+    size_t n = 0;
+    bool quoted = i < len && p[i] == '`';
+    if (quoted)
+        i++;
+    while (i < len && n + 1 < dblen) {
+        if (quoted && p[i] == '`') {
+            if (i + 1 < len && p[i + 1] == '`') {
+                db[n++] = '`';
+                i += 2;
+                continue;
+            }
+            break;
+        }
+        if (!quoted && (isspace(p[i]) || p[i] == ';'))
+            break;
+        db[n++] = (char)p[i++];
+    }
+    db[n] = '\0';
+    return n > 0;
+}
+
+static void on_client_command(struct mysql_session *s, const uint8_t *payload, size_t avail, uint32_t len)
+{
+    uint8_t cmd = payload[0];
+    switch (cmd) {
+    case COM_QUIT:
+        s->quitting = true;
+        break;
+    case COM_INIT_DB: {
+        size_t n = avail - 1 < sizeof(s->pending_db) - 1 ? avail - 1 : sizeof(s->pending_db) - 1;
+        memcpy(s->pending_db, payload + 1, n);
+        s->pending_db[n] = '\0';
+        s->db_pending = true;
+        break;
+    }
+    case COM_QUERY:
+        s->db_pending = parse_use(payload + 1, avail - 1, s->pending_db, sizeof(s->pending_db));
+        break;
+    case COM_CHANGE_USER:
+        s->user_pending = mysql_parse_change_user(payload, avail, s->client_caps, s->pending_user,
+                                                  sizeof(s->pending_user), s->pending_db,
+                                                  sizeof(s->pending_db)) == 0;
+        s->db_pending = s->user_pending;
+        break;
+    case COM_BINLOG_DUMP:
+    case COM_BINLOG_DUMP_GTID:
+        s->phase = PH_RAW;
+        break;
+    default:
+        break;
+    }
+    if (sessions.observer->on_command) {
+        struct cmd_info ci = { .command = cmd, .wall_us = clock_wall_us() };
+        if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE) {
+            ci.text = (const char *)payload + 1;
+            ci.text_len = avail - 1;
+            ci.text_truncated = avail < len;
+        } else if (avail >= 5 && (cmd == COM_STMT_EXECUTE || cmd == COM_STMT_CLOSE
+                                  || cmd == COM_STMT_RESET || cmd == COM_STMT_FETCH)) {
+            ci.stmt_id = get_u32(payload + 1);
+        }
+        fill_info(s);
+        sessions.observer->on_command((struct mysql_session *)s, &ci);
+    }
+}
+
+static void on_server_result(struct mysql_session *s, const struct resp_event *ev)
+{
+    if (ev->ok && ev->final) {
+        if (s->db_pending && (ev->command == COM_QUERY || ev->command == COM_INIT_DB
+                              || ev->command == COM_CHANGE_USER))
+            snprintf(s->db, sizeof(s->db), "%s", s->pending_db);
+        if (s->user_pending && ev->command == COM_CHANGE_USER)
+            snprintf(s->user, sizeof(s->user), "%s", s->pending_user);
+    }
+    if (ev->final)
+        s->db_pending = s->user_pending = false;
+    if (sessions.observer->on_result) {
+        struct cmd_result r = {
+            .command = ev->command, .index = ev->index, .ok = ev->ok, .final = ev->final,
+            .err_code = ev->err.code, .err_msg = ev->err.message,
+            .affected_rows = ev->affected_rows, .prepared_stmt_id = ev->prepared_stmt_id,
+            .wall_us = clock_wall_us(),
+        };
+        memcpy(r.sqlstate, ev->err.sqlstate, sizeof(r.sqlstate));
+        fill_info(s);
+        sessions.observer->on_result((struct mysql_session *)s, &r);
+    }
+    if (ev->final && s->draining && resp_current_command(&s->resp) < 0)
+        relay_close(&s->relay, "shutdown", false);
+}
+
+/* ---- the connection phase ---- */
+
+static int start_server_tls(struct mysql_session *s, const struct mysql_response *hs)
+{
+    uint8_t pkt[4 + 32];
+    mysql_put_header(pkt, 32, 1);
+    mysql_build_ssl_request(pkt + 4, hs, s->server_is_mariadb);
+    /* The server leg is idle (the greeting was read): a 36-byte send does not block. */
+    ssize_t n = send(s->relay.server.fd, pkt, sizeof(pkt), MSG_NOSIGNAL);
+    if (n != (ssize_t)sizeof(pkt))
+        return -1;
+    const char *sni = NULL;
+    if (stream_tls_start(&s->relay.server, sessions.server_leg_ctx, false, sni) != 0)
+        return -1;
+    s->phase = PH_SERVER_TLS;
+    return 0;
+}
+
+static void tls_step(struct mysql_session *s, struct stream *st);
+
+/* The client's first packet(s): SSLRequest and/or HandshakeResponse41. */
+static int handle_handshake_response(struct mysql_session *s, struct flow *f, uint8_t *h, uint32_t len)
+{
+    uint8_t *payload = h + 4;
+    struct mysql_response hs;
+    const char *why = NULL;
+    if (mysql_parse_response(payload, len, s->server_is_mariadb, &hs, &why) != 0) {
+        protocol_error(s, "client", why);
+        session_fail(s, (uint8_t)(h[3] + 1), ER_HANDSHAKE_ERROR, "08S01", why, "protocol_error");
+        return -1;
+    }
+    s->client_caps = hs.caps;
+    if (hs.ssl_request) {
+        if (!sessions.client_leg_ctx) {
+            session_fail(s, (uint8_t)(h[3] + 1), ER_HANDSHAKE_ERROR, "08S01",
+                         "client requested TLS, which this proxy does not offer (set tls_cert/tls_key)",
+                         "protocol_error");
+            return -1;
+        }
+        flow_replace(f, 4 + len, NULL, 0);      /* the SSLRequest ends at the proxy */
+        if (stream_tls_start(&s->relay.client, sessions.client_leg_ctx, true, NULL) != 0) {
+            relay_close(&s->relay, "cannot start TLS", false);
+            return -1;
+        }
+        s->phase = PH_CLIENT_TLS;
+        f->held = true;
+        tls_step(s, &s->relay.client);
+        return 1;
+    }
+    snprintf(s->user, sizeof(s->user), "%s", hs.user);
+    snprintf(s->db, sizeof(s->db), "%s", hs.db);
+    f->exact_reads = false;
+
+    bool server_ssl = s->greeting.caps & CLIENT_SSL;
+    enum backend_tls mode = sessions.cfg->backend_tls;
+    bool client_tls = s->relay.client.ssl != NULL;
+    char msg[400];
+    if (mode == BACKEND_TLS_REQUIRE && !server_ssl) {
+        snprintf(msg, sizeof(msg), "backend_tls = require, but backend %s does not offer TLS",
+                 s->relay.ep->upstream);
+        session_fail(s, (uint8_t)(h[3] + 1), ER_SECURE_TRANSPORT, "HY000", msg, "backend_tls");
+        return -1;
+    }
+    bool use_tls = server_ssl && mode != BACKEND_TLS_DISABLE && sessions.server_leg_ctx;
+    if (client_tls && !use_tls) {
+        snprintf(msg, sizeof(msg), "the client connection uses TLS but the connection to backend %s "
+                 "would not (%s); refusing to relay credentials in cleartext",
+                 s->relay.ep->upstream, mode == BACKEND_TLS_DISABLE ? "backend_tls = disable"
+                                                                    : "the backend offers no TLS");
+        session_fail(s, (uint8_t)(h[3] + 1), ER_SECURE_TRANSPORT, "HY000", msg, "backend_tls");
+        return -1;
+    }
+    if (use_tls) {
+        if (start_server_tls(s, &hs) != 0) {
+            snprintf(msg, sizeof(msg), "cannot start TLS with backend %s", s->relay.ep->upstream);
+            session_fail(s, (uint8_t)(h[3] + 1), CR_CONN_HOST_ERROR, "HY000", msg, "backend_tls");
+            return -1;
+        }
+        f->held = true;
+        tls_step(s, &s->relay.server);
+        return 1;
+    }
+    mysql_rewrite_response(payload, len, s->server_is_mariadb, false);
+    s->seq_delta = 1 - h[3];
+    h[3] = 1;
+    s->phase = PH_AUTH;
+    return 0;
+}
+
+static void tls_step(struct mysql_session *s, struct stream *st)
+{
+    const char *why = NULL;
+    enum tls_step step = stream_tls_handshake(st, &why);
+    if (step == TLS_AGAIN)
+        return;
+    bool client_leg = st == &s->relay.client;
+    if (step == TLS_FAILED) {
+        char msg[400];
+        if (client_leg) {
+            log_info("session %llu %s: client TLS handshake failed: %s",
+                     (unsigned long long)s->relay.id, s->relay.client_addr, why);
+            relay_close(&s->relay, "client TLS handshake failed", false);
+        } else {
+            snprintf(msg, sizeof(msg), "TLS handshake with backend %s failed: %s",
+                     s->relay.ep->upstream, why);
+            /* the client leg may itself be TLS now: session_fail writes through it */
+            session_fail(s, 2, CR_CONN_HOST_ERROR, "HY000", msg, "backend_tls");
+        }
+        return;
+    }
+    s->phase = client_leg ? PH_HANDSHAKE : PH_RESPONSE_READY;
+    flow_resume(&s->relay.up);
+}
+
+/* ---- inspectors: find packet boundaries, look, release ---- */
+
+/* Advances over the rest of the current packet. Returns true when at a boundary. */
+static bool pass_packet_rest(struct flow *f, uint32_t *left)
+{
+    if (*left == 0)
+        return true;
+    size_t avail = f->tail - f->scanned;
+    size_t n = avail < *left ? avail : *left;
+    f->scanned += n;
+    *left -= (uint32_t)n;
+    return *left == 0;
+}
+
+static int inspect_up(struct flow *f, void *arg)
+{
+    struct mysql_session *s = arg;
+    for (;;) {
+        if (f->held || s->relay.state == RELAY_CLOSED)
+            return 0;
+        if (!pass_packet_rest(f, &s->up_left))
+            return 0;
+        if (s->phase == PH_RAW) {
+            f->scanned = f->tail;
+            return 0;
+        }
+        size_t avail = f->tail - f->scanned;
+        if (avail < 4) {
+            f->need = 4;
+            return 0;
+        }
+        uint8_t *h = f->buf + f->scanned;
+        uint32_t len = mysql_payload_len(h);
+        size_t look;                    /* payload bytes to look at before releasing */
+
+        switch (s->phase) {
+        case PH_HANDSHAKE:
+        case PH_RESPONSE_READY:
+            if (len > HANDSHAKE_MAX_PACKET) {
+                protocol_error(s, "client", "handshake packet too large");
+                relay_close(&s->relay, "protocol_error", false);
+                return 0;
+            }
+            look = len;
+            break;
+        case PH_AUTH:
+            look = 0;
+            break;
+        case PH_COMMAND:
+            if (len > 0 && avail < 5) {
+                f->need = 5;
+                return 0;
+            }
+            if (len == 0 || s->resp.client_cont || s->resp.state == RS_INFILE_DATA
+                || (s->resp.state == RS_AUTH && s->resp.index > 0)) {
+                look = 0;
+            } else {
+                uint8_t cmd = h[4];
+                size_t want = cmd == COM_QUERY || cmd == COM_STMT_PREPARE ? (size_t)sessions.cfg->max_inspect
+                            : cmd == COM_CHANGE_USER || cmd == COM_INIT_DB ? 4096
+                            : cmd == COM_STMT_EXECUTE ? 16 : 1;
+                look = len < want ? len : want;
+            }
+            break;
+        default:
+            /* nothing is expected from the client now (TLS switch in progress) */
+            f->need = 4 + len;
+            return 0;
+        }
+        if (avail < 4 + look) {
+            f->need = 4 + look;
+            return 0;
+        }
+        f->need = 0;
+        h = f->buf + f->scanned;
+
+        if (s->phase == PH_HANDSHAKE) {
+            int rc = handle_handshake_response(s, f, h, len);
+            if (rc < 0 || s->relay.state == RELAY_CLOSED)
+                return 0;
+            if (rc > 0)
+                continue;               /* held for TLS, or the SSLRequest was consumed */
+        } else if (s->phase == PH_RESPONSE_READY) {
+            mysql_rewrite_response(h + 4, len, s->server_is_mariadb, true);
+            s->seq_delta = 2 - h[3];
+            h[3] = 2;
+            s->phase = PH_AUTH;
+        } else if (s->phase == PH_AUTH) {
+            h[3] = (uint8_t)(h[3] + s->seq_delta);
+        } else {
+            enum client_packet_kind kind = resp_client_packet(&s->resp, h + 4, look, len);
+            if (kind == CP_COMMAND)
+                on_client_command(s, h + 4, look, len);
+        }
+        f->scanned += 4 + look;
+        s->up_left = len - (uint32_t)look;
+    }
+}
+
+static int handle_greeting(struct mysql_session *s, uint8_t *h, uint32_t len)
+{
+    const char *why = NULL;
+    if (len >= 1 && h[4] == PKT_ERR) {
+        /* the server refused us (too many connections, host blocked): pass its ERR on */
+        struct mysql_err e;
+        mysql_parse_err(h + 4, len, &e);
+        log_info("session %llu %s: backend %s refused the connection: %u %s",
+                 (unsigned long long)s->relay.id, s->relay.client_addr, s->relay.ep->upstream,
+                 e.code, e.message);
+        s->phase = PH_AUTH;
+        return 0;
+    }
+    if (mysql_parse_greeting(h + 4, len, &s->greeting, &why) != 0) {
+        protocol_error(s, "server", why);
+        char msg[300];
+        snprintf(msg, sizeof(msg), "backend %s sent a malformed greeting: %s", s->relay.ep->upstream, why);
+        session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", msg, "protocol_error");
+        return -1;
+    }
+    s->server_is_mariadb = s->greeting.has_mariadb_caps;
+    mysql_rewrite_greeting(h + 4, &s->greeting, sessions.client_leg_ctx != NULL);
+    s->phase = PH_HANDSHAKE;
+    s->relay.up.exact_reads = true;   /* the client may switch to TLS after its first packet */
+    fill_info(s);
+    return 0;
+}
+
+static void handle_auth_reply(struct mysql_session *s, uint8_t *h, uint32_t len)
+{
+    h[3] = (uint8_t)(h[3] - s->seq_delta);
+    if (len == 0)
+        return;
+    if (h[4] == PKT_OK) {
+        s->phase = PH_COMMAND;
+        s->seq_delta = 0;
+        resp_init(&s->resp, s->client_caps & (s->greeting.caps & ~PROXY_UNSUPPORTED_CAPS));
+        sessions.auth_ok++;
+        s->opened = true;
+        fill_info(s);
+        if (sessions.observer->on_open)
+            sessions.observer->on_open((struct mysql_session *)s, &s->info);
+    } else if (h[4] == PKT_ERR) {
+        sessions.auth_failed++;
+    }
+}
+
+static int inspect_down(struct flow *f, void *arg)
+{
+    struct mysql_session *s = arg;
+    for (;;) {
+        if (f->held || s->relay.state == RELAY_CLOSED)
+            return 0;
+        if (!pass_packet_rest(f, &s->down_left))
+            return 0;
+        if (s->phase == PH_RAW) {
+            f->scanned = f->tail;
+            return 0;
+        }
+        size_t avail = f->tail - f->scanned;
+        if (avail < 4) {
+            f->need = 4;
+            return 0;
+        }
+        uint8_t *h = f->buf + f->scanned;
+        uint32_t len = mysql_payload_len(h);
+        size_t look;
+        if (s->phase == PH_GREETING) {
+            if (len > HANDSHAKE_MAX_PACKET) {
+                protocol_error(s, "server", "greeting too large");
+                session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", "backend sent a malformed greeting",
+                             "protocol_error");
+                return 0;
+            }
+            look = len;
+        } else if (s->phase == PH_COMMAND && s->resp.server_cont) {
+            look = 0;
+        } else {
+            look = len < RESP_INSPECT ? len : RESP_INSPECT;
+        }
+        if (avail < 4 + look) {
+            f->need = 4 + look;
+            return 0;
+        }
+        f->need = 0;
+        s->last_server_seq = h[3];
+
+        switch (s->phase) {
+        case PH_GREETING:
+            if (handle_greeting(s, h, len) < 0)
+                return 0;
+            f->scanned += 4 + look;
+            s->down_left = len - (uint32_t)look;
+            flow_resume(&s->relay.up);      /* now the client may speak */
+            continue;
+        case PH_AUTH:
+            handle_auth_reply(s, h, len);
+            break;
+        case PH_COMMAND: {
+            struct resp_event ev;
+            resp_server_packet(&s->resp, h + 4, look, len, &ev);
+            if (ev.result) {
+                f->scanned += 4 + look;
+                s->down_left = len - (uint32_t)look;
+                on_server_result(s, &ev);
+                continue;
+            }
+            break;
+        }
+        default:
+            /* a server speaking out of turn (e.g. an ERR before our SSLRequest): relay it */
+            break;
+        }
+        f->scanned += 4 + look;
+        s->down_left = len - (uint32_t)look;
+    }
+}
+
+/* ---- relay hooks ---- */
+
+static void hook_connected(struct relay *r)
+{
+    struct mysql_session *s = session_of(r);
+    s->phase = PH_GREETING;
+    relay_rearm(r);
+}
+
+static void hook_connect_failed(struct relay *r, const char *why)
+{
+    struct mysql_session *s = session_of(r);
+    sessions.backend_errors++;
+    char msg[400];
+    snprintf(msg, sizeof(msg), "Can't connect to backend %s (%s)", r->ep->upstream, why);
+    session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", msg, "backend_gone");
+}
+
+static void hook_failed(struct relay *r, struct stream *at, const char *why)
+{
+    struct mysql_session *s = session_of(r);
+    if (at == &r->server) {
+        backend_lost(s, why);
+    } else {
+        log_debug("session %llu %s: client connection: %s", (unsigned long long)r->id,
+                  r->client_addr, why);
+        relay_close(r, "client_gone", false);
+    }
+}
+
+static void hook_drained_eof(struct relay *r, struct flow *f)
+{
+    struct mysql_session *s = session_of(r);
+    if (f == &r->up)
+        relay_close(r, "client_gone", false);
+    else if (s->quitting)
+        relay_close(r, "client_gone", false);
+    else
+        backend_lost(s, "the server closed the connection");
+}
+
+static void hook_tls_event(struct relay *r, struct stream *st)
+{
+    tls_step(session_of(r), st);
+}
+
+static void hook_closed(struct relay *r, const char *reason)
+{
+    struct mysql_session *s = session_of(r);
+    sessions.count--;
+    if (s->opened && sessions.observer->on_close)
+        sessions.observer->on_close((struct mysql_session *)s, reason);
+}
+
+static void hook_release(struct relay *r)
+{
+    free(session_of(r));
+}
+
+static void hook_describe(struct relay *r, json_t *o)
+{
+    struct mysql_session *s = session_of(r);
+    json_object_set_new(o, "user", json_string(s->user));
+    json_object_set_new(o, "db", json_string(s->db));
+    json_object_set_new(o, "backend_conn_id", json_integer(s->greeting.conn_id));
+    json_object_set_new(o, "phase", json_string(phase_names[s->phase]));
+    int cmd = s->phase == PH_COMMAND ? resp_current_command(&s->resp) : -1;
+    json_object_set_new(o, "command", cmd >= 0 ? json_integer(cmd) : json_null());
+    json_object_set_new(o, "client_tls", json_boolean(r->client.ssl != NULL));
+    json_object_set_new(o, "backend_tls", json_boolean(r->server.ssl != NULL));
+}
+
+static const struct relay_hooks session_hooks = {
+    .connected = hook_connected,
+    .connect_failed = hook_connect_failed,
+    .failed = hook_failed,
+    .drained_eof = hook_drained_eof,
+    .tls_event = hook_tls_event,
+    .closed = hook_closed,
+    .release = hook_release,
+    .describe = hook_describe,
+};
+
+/* ---- life cycle ---- */
+
+int mysql_sessions_init(struct ev_loop *loop, const struct config *cfg, char *err, size_t errlen)
+{
+    sessions.loop = loop;
+    sessions.cfg = cfg;
+    if (!sessions.observer)
+        sessions.observer = &no_observer;
+    if (cfg->tls_cert) {
+        sessions.client_leg_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err, errlen);
+        if (!sessions.client_leg_ctx)
+            return -1;
+    }
+    if (cfg->backend_tls != BACKEND_TLS_DISABLE) {
+        sessions.server_leg_ctx = tls_client_ctx(cfg->backend_ca, err, errlen);
+        if (!sessions.server_leg_ctx)
+            return -1;
+    }
+    endpoints_set_mysql_acceptor(mysql_session_accept);
+    return 0;
+}
+
+void mysql_session_accept(struct endpoint *ep, int fd, const struct sockaddr *client,
+                          socklen_t len, uint64_t serial)
+{
+    if (sessions.count >= (unsigned)sessions.cfg->max_connections) {
+        uint8_t pkt[200];
+        char msg[128];
+        snprintf(msg, sizeof(msg), "Too many connections (ddlproxy max_connections = %lld)",
+                 (long long)sessions.cfg->max_connections);
+        size_t n = mysql_build_err(pkt, sizeof(pkt), 0, ER_CON_COUNT_ERROR, "08004", msg);
+        if (send(fd, pkt, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            log_debug("max_connections: could not tell the client: %s", strerror(errno));
+        sessions.refused_max++;
+        ep->stats.conns_refused++;
+        close(fd);
+        return;
+    }
+    struct mysql_session *s = calloc(1, sizeof(*s));
+    if (!s) {
+        log_error("out of memory accepting a MySQL client");
+        close(fd);
+        return;
+    }
+    sessions.count++;
+    sessions.total++;
+    s->phase = PH_CONNECTING;
+    relay_start(&s->relay, sessions.loop, ep, fd, client, len, serial, &session_hooks);
+    if (s->relay.state == RELAY_CLOSED)
+        return;
+    s->relay.up.inspect = inspect_up;
+    s->relay.up.inspect_arg = s;
+    s->relay.down.inspect = inspect_down;
+    s->relay.down.inspect_arg = s;
+    s->relay.up.held = true;          /* the client speaks after the greeting */
+    relay_rearm(&s->relay);
+}
+
+unsigned mysql_session_count(void) { return sessions.count; }
+
+unsigned mysql_sessions_drain(void)
+{
+    for (struct relay *r = relay_first(), *next; r; r = next) {
+        next = r->next;
+        if (!r->ep->is_mysql || r->hooks != &session_hooks)
+            continue;
+        struct mysql_session *s = session_of(r);
+        s->draining = true;
+        bool busy = s->phase == PH_COMMAND && resp_current_command(&s->resp) >= 0;
+        if (!busy)
+            relay_close(r, "shutdown", false);
+    }
+    return sessions.count;
+}
+
+void mysql_sessions_close_all(const char *reason)
+{
+    for (struct relay *r = relay_first(), *next; r; r = next) {
+        next = r->next;
+        if (r->hooks == &session_hooks)
+            relay_close(r, reason, false);
+    }
+}
+
+json_t *mysql_sessions_stats_json(void)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "open", (json_int_t)sessions.count,
+                     "total", (json_int_t)sessions.total,
+                     "refused_max_connections", (json_int_t)sessions.refused_max,
+                     "auth_ok", (json_int_t)sessions.auth_ok,
+                     "auth_failed", (json_int_t)sessions.auth_failed,
+                     "backend_errors", (json_int_t)sessions.backend_errors,
+                     "protocol_errors", (json_int_t)sessions.protocol_errors);
+}
+
+void mysql_sessions_free(void)
+{
+    if (sessions.client_leg_ctx)
+        SSL_CTX_free(sessions.client_leg_ctx);
+    if (sessions.server_leg_ctx)
+        SSL_CTX_free(sessions.server_leg_ctx);
+    sessions.client_leg_ctx = sessions.server_leg_ctx = NULL;
+}
