@@ -54,7 +54,8 @@ def cpu_seconds(pid):
 class HAProxy(harness._Fixture):
     def __init__(self, backend):
         self.name = 'haproxy'
-        self.host, self.port = '127.0.0.1', harness.free_port()
+        self.host, self._port = '127.0.0.1', harness.free_port()
+        self.port = int(self._port)
         self.user, self.password, self.db = backend.user, backend.password, backend.db
         self.dir = backend.dir
         cfg = os.path.join(self.dir, 'haproxy.cfg')
@@ -82,7 +83,7 @@ class HAProxy(harness._Fixture):
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
-        self.port.release()
+        self._port.release()
         harness._unregister(self)
 
 

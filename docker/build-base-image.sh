@@ -43,6 +43,11 @@ declare -A IMAGE_PACKAGES=(
     [etcd]="etcd-server etcd-client"
 )
 readonly IMAGE_ORDER="base builder runtime mariadb etcd"
+# State a package's maintainer scripts create that the image must not carry:
+# the containers initialise it themselves (docker/local/mariadb-start.sh).
+declare -A IMAGE_PRUNE=(
+    [mariadb]="var/lib/mysql"
+)
 
 die() { echo "build-base-image: error: $*" >&2; exit 1; }
 note() { echo "build-base-image: $*" >&2; }
@@ -139,6 +144,14 @@ umount_all() {
     MOUNTS=()
 }
 
+# Package lists, caches and logs apt leaves behind: not wanted in an image.
+clean_apt_state() {
+    local dir="$1"
+    rm -rf "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/"*.bin \
+        "$dir/var/cache/apt/archives/"*.deb "$dir/var/cache/apt/archives/partial/"* \
+        "$dir/var/log/"*.log "$dir/var/log/apt/"* "$dir/tmp/"*
+}
+
 # Like Debian's slim images: no docs, man pages or translations.
 slim_rootfs() {
     local dir="$1"
@@ -157,7 +170,7 @@ EOF
     find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
     rm -rf "$dir/usr/share/man/"* "$dir/usr/share/info/"* 2>/dev/null || true
     find "$dir/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
-    rm -rf "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/"*.bin "$dir/var/log/"*.log
+    clean_apt_state "$dir"
 }
 
 # The minimal root file system, bootstrapped once and kept as a tarball.
@@ -211,8 +224,7 @@ chroot_install() {
     umount_all
     rm -f "$dir/usr/sbin/policy-rc.d"
     : > "$dir/etc/resolv.conf"
-    rm -rf "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/"*.bin "$dir/var/log/"*.log \
-        "$dir/var/log/apt/"* "$dir/tmp/"*
+    clean_apt_state "$dir"
 }
 
 build_image() {
@@ -229,11 +241,16 @@ build_image() {
     dir="$WORK_DIR"
     tar -C "$dir" --numeric-owner -xf "$ROOT_TARBALL"
     chmod 0755 "$dir"    # tar restores the mode of "." from the tarball
+    clean_apt_state "$dir"   # a tarball cached by an older version may hold .debs
     if [ -n "$packages" ]; then
         note "$tag: installing $packages"
         # shellcheck disable=SC2086 # a word list on purpose
         chroot_install "$dir" $packages
     fi
+    local prune
+    for prune in ${IMAGE_PRUNE[$name]:-}; do
+        find "$dir/$prune" -mindepth 1 -delete
+    done
     tar -C "$dir" --numeric-owner -c . | docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \

@@ -15,6 +15,7 @@
 #include "endpoint.h"
 #include "fault.h"
 #include "fault_spec.h"
+#include "leader.h"
 #include "log.h"
 #include "rng.h"
 
@@ -367,7 +368,8 @@ static const char *describe(const struct fault *f, char *buf, size_t size)
     return buf;
 }
 
-static void start_timer(struct fault *f, int64_t after_us, void (*cb)(struct ev_loop *, ev_timer *, int))
+static void start_timer(struct fault *f, int64_t after_us,
+                        void (*cb)(struct ev_loop *, ev_timer *, int))
 {
     ev_timer_init(&f->timer, cb, (double)after_us / 1e6, 0.0);
     f->timer.data = f;
@@ -388,6 +390,16 @@ static void resolve_leader(struct fault *f)
                  f->id, f->spec.target_name);
 }
 
+/* A fault starting or ending may move a leader: let discovery look again now
+ * rather than at its next interval. Fault changes are rare: poke every group. */
+static void poke_discovery(void)
+{
+    if (!T.env.first)
+        return;
+    for (struct endpoint *e = T.env.first(); e; e = e->next)
+        leader_poke(e->group);
+}
+
 static void activate(struct fault *f)
 {
     char desc[DESC_MAX];
@@ -404,6 +416,7 @@ static void activate(struct fault *f)
     if (f->spec.duration_us)
         start_timer(f, f->spec.duration_us, end_timer_cb);
     update_all_subjects(f);
+    poke_discovery();
 }
 
 static void start_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -438,6 +451,7 @@ static void unlink_fault(struct fault *f, const char *why)
         record_history(f, clock_wall_us());
         log_info("fault %s ended: %s, %llu connection(s) hit", describe(f, desc, sizeof desc),
                  why, (unsigned long long)f->hits);
+        poke_discovery();
     } else {
         log_info("fault %s removed before it started: %s", describe(f, desc, sizeof desc), why);
     }
@@ -785,7 +799,8 @@ enum accept_verdict fault_on_accept(struct endpoint *ep, const struct sockaddr *
         default:
             continue;
         }
-        if (verdict_rank(v) <= verdict_rank(verdict) || !fault_matches(f, ep, client, len, serial, now))
+        if (verdict_rank(v) <= verdict_rank(verdict) ||
+            !fault_matches(f, ep, client, len, serial, now))
             continue;
         verdict = v;
         decider = f;

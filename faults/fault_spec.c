@@ -605,7 +605,8 @@ bool fault_cidr_match(const struct fault_cidr *c, const struct sockaddr *sa, soc
     return true;
 }
 
-bool fault_same_ip(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen)
+bool fault_same_ip(const struct sockaddr *a, socklen_t alen,
+                   const struct sockaddr *b, socklen_t blen)
 {
     const uint8_t *x = NULL, *y = NULL;
     int fa = ip_bytes(a, alen, &x);

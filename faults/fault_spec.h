@@ -91,6 +91,7 @@ int fault_cidr_parse(const char *s, struct fault_cidr *out);
 /* IPv4-mapped IPv6 peers (::ffff:a.b.c.d) match IPv4 networks. */
 bool fault_cidr_match(const struct fault_cidr *c, const struct sockaddr *sa, socklen_t len);
 /* Same IP (ports ignored; IPv4-mapped IPv6 equals its IPv4 address). */
-bool fault_same_ip(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen);
+bool fault_same_ip(const struct sockaddr *a, socklen_t alen,
+                   const struct sockaddr *b, socklen_t blen);
 
 #endif

@@ -1473,16 +1473,55 @@ char *sql_redact(const char *text, size_t len)
 
 /* ---------------------------------------------------------------- public */
 
+/* Moves past the next ';' outside strings, identifiers and comments; false at the end.
+ * Same rules as lex_next(), byte by byte: the hot path must not build tokens for a
+ * multi-megabyte INSERT. Stopping at every such ';' (even inside a compound body)
+ * visits a superset of the statement starts stmt_next() finds. */
+static bool skip_past_semicolon(struct lexer *lx)
+{
+    static const bool special[256] = {
+        ['\''] = true, ['"'] = true, ['`'] = true, ['#'] = true, ['-'] = true,
+        ['/'] = true, ['*'] = true, [';'] = true,
+    };
+    const char *s = lx->s;
+    while (lx->pos < lx->len) {
+        size_t p = lx->pos;
+        unsigned char ch = (unsigned char)s[p];
+        if (!special[ch]) {
+            lx->pos++;
+            continue;
+        }
+        char next = p + 1 < lx->len ? s[p + 1] : '\0';
+        if (ch == ';') {
+            lx->pos = p + 1;
+            return true;
+        } else if (ch == '\'' || ch == '"' || ch == '`') {
+            lx->pos = lex_quoted(lx, p + 1, (char)ch);
+        } else if (ch == '#') {
+            lx->pos = skip_to_eol(lx, p);
+        } else if (ch == '-' && next == '-'
+                   && (p + 2 >= lx->len || (unsigned char)s[p + 2] <= 0x20 || s[p + 2] == 0x7f)) {
+            lx->pos = skip_to_eol(lx, p);
+        } else if (ch == '/' && next == '*') {
+            lex_comment(lx);
+        } else if (ch == '*' && next == '/' && lx->exec_open != NO_POS) {
+            lx->exec_open = NO_POS;
+            lx->pos = p + 2;
+        } else {
+            lx->pos = p + 1;
+        }
+    }
+    return false;
+}
+
 bool ddl_maybe(const char *text, size_t len)
 {
     struct lexer lx;
-    struct stmt_span sp;
     if (!text)
         return false;
     lexer_init(&lx, text, len);
-    bool several = memchr(text, ';', len) != NULL;
+    bool several = memchr(text, ';', len) != NULL;   /* else only one statement to look at */
     for (;;) {
-        struct lexer before = lx;
         struct token first;
         if (!lex_next(&lx, &first))
             return false;
@@ -1490,10 +1529,7 @@ bool ddl_maybe(const char *text, size_t len)
             continue;
         if (starts_like_ddl(&lx, &first))
             return true;
-        if (!several)
-            return false;
-        lx = before;
-        if (!stmt_next(&lx, &sp))
+        if (!several || !skip_past_semicolon(&lx))
             return false;
     }
 }

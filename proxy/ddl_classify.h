@@ -52,7 +52,8 @@ char *sql_redact(const char *text, size_t len);
 
 /* True if some statement of the text may be DDL/account/admin-ddl/USE, without allocating.
  * Never false when ddl_classify() would report such a statement (false positives are fine).
- * Cost: the first keyword or two when the text holds no ';' at all, else one lexing pass. */
+ * Cost: the first keyword or two when the text holds no ';' at all, else one byte scan that
+ * looks at the keyword after each ';' outside strings and comments. */
 bool ddl_maybe(const char *text, size_t len);
 
 /* Every kind string the classifier can report (for docs, tests and metrics labels). */

@@ -663,7 +663,10 @@ static void obs_close(struct mysql_session *s, const char *reason)
     if (st->cur && reg.up) {
         enum ddl_result res = close_result(reason);
         /* The reason is the error when it says more than the result name. */
-        const char *msg = reason && strcmp(reason, ddl_result_name(res)) ? reason : NULL;
+        const char *msg = reason && strcmp(reason, ddl_result_name(res)) ? reason
+            : res == DDL_RES_BACKEND_GONE ? "connection to the backend lost before the result"
+            : res == DDL_RES_SHUTDOWN ? "proxy shut down before the result"
+            : "client disconnected before the result";
         finish(st->cur, res, 0, NULL, msg, clock_wall_us());
     }
     st->cur = NULL;
@@ -732,7 +735,7 @@ void ddl_registry_shutdown(void)
         if (r->finished_at_us)
             finalize(r);
         else
-            finish(r, DDL_RES_SHUTDOWN, 0, NULL, NULL, now);
+            finish(r, DDL_RES_SHUTDOWN, 0, NULL, "proxy shut down before the result", now);
         r = next;
     }
     reg.up = false;

@@ -276,8 +276,12 @@ static void *tracker_main(void *arg)
                 }
                 if (fstate)
                     ops->on_connect(fstate);
-                log_info("tracker: connected to %s:%u (%s, flavor %s)", tr.host, tr.port,
-                         version, ddl_flavor_name(f));
+                /* Reconnects during a failing period would repeat this every poll. */
+                if (!gap_from)
+                    log_info("tracker: connected to %s:%u (%s, flavor %s)", tr.host, tr.port,
+                             version, ddl_flavor_name(f));
+                else
+                    log_debug("tracker: reconnected to %s:%u", tr.host, tr.port);
             } else {
                 rep->ok = false;
             }

@@ -613,7 +613,9 @@ static void hook_connect_failed(struct relay *r, const char *why)
 static void hook_failed(struct relay *r, struct stream *at, const char *why)
 {
     struct mysql_session *s = session_of(r);
-    if (at == &r->server) {
+    if (at == &r->server && s->quitting) {
+        relay_close(r, "client_gone", false);
+    } else if (at == &r->server) {
         backend_lost(s, why);
     } else {
         log_debug("session %llu %s: client connection: %s", (unsigned long long)r->id,

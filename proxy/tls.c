@@ -23,6 +23,8 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* MySQL peers often close without close_notify: that is an EOF, not an error. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         tls_err(err, errlen, "cannot load tls_cert", cert);
         SSL_CTX_free(ctx);
@@ -49,6 +51,7 @@ SSL_CTX *tls_client_ctx(const char *ca, char *err, size_t errlen)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (ca) {
         if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
             tls_err(err, errlen, "cannot load backend_ca", ca);

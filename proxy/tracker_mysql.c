@@ -34,6 +34,24 @@ static void mysql_on_connect(void *st)
     f->columns_known = false;
 }
 
+/* Every statement passes through these: they say nothing about the DDL, so
+ * they neither start "running" nor end "queueing". */
+static const char *const lifecycle_states[] = {
+    "starting", "checking permissions", "Opening tables", "opening tables",
+    "After opening tables", "init", "setup", "System lock", "closing tables",
+    "query end", "end", "freeing items", "cleaning up", "Reset for next command",
+    "Unlocking tables", "logging slow query", "Sending data", "Finished reading one binlog",
+    NULL
+};
+
+static bool is_lifecycle_state(const char *state)
+{
+    for (const char *const *p = lifecycle_states; *p; p++)
+        if (strcasecmp(state, *p) == 0)
+            return true;
+    return false;
+}
+
 static int detect_columns(struct mysql_flavor *f, MYSQL *m, struct tracker_report *rep)
 {
     MYSQL_RES *res = tracker_query(m, rep,
@@ -93,7 +111,7 @@ static int mysql_poll(void *st, MYSQL *m, const struct tracked_ddl *ddls, size_t
     int64_t at = sent + (clock_wall_us() - sent) / 2;
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res))) {
-        if (!row[0] || !row[2] || !row[2][0])
+        if (!row[0] || !row[2] || !row[2][0] || is_lifecycle_state(row[2]))
             continue;
         unsigned long id = strtoul(row[0], NULL, 10);
         for (size_t i = 0; i < n; i++) {
@@ -107,6 +125,10 @@ static int mysql_poll(void *st, MYSQL *m, const struct tracked_ddl *ddls, size_t
             if (strcasecmp(row[2], "Waiting for table metadata lock") == 0) {
                 snprintf(o->state, sizeof(o->state), "queueing");
                 snprintf(o->schema_state, sizeof(o->schema_state), "%s", "");
+            } else if (strncasecmp(row[2], "Waiting for table", 17) == 0) {
+                /* Table-level lock or flush waits: queueing too, named. */
+                snprintf(o->state, sizeof(o->state), "queueing");
+                snprintf(o->schema_state, sizeof(o->schema_state), "%s", row[2]);
             } else {
                 snprintf(o->state, sizeof(o->state), "running");
                 snprintf(o->schema_state, sizeof(o->schema_state), "%s", row[2]);

@@ -543,7 +543,8 @@ class FakeServer(harness._Fixture):
         self.mode = mode
         self.rng = random.Random(seed)
         self.host = '127.0.0.1'
-        self.port = harness.free_port()
+        self._port = harness.free_port()
+        self.port = int(self._port)
         self.addr = '%s:%d' % (self.host, self.port)
         self.user, self.password, self.db = harness.TEST_USER, harness.TEST_PASSWORD, harness.TEST_DB
         self.connections = 0
@@ -552,7 +553,7 @@ class FakeServer(harness._Fixture):
         self.lock = threading.Lock()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((self.host, int(self.port)))
+        self.listener.bind((self.host, self.port))
         self.listener.listen(64)
         self.running = True
         harness._register(self)
@@ -567,7 +568,7 @@ class FakeServer(harness._Fixture):
             pass
         self.listener.close()
         self.thread.join(5)
-        self.port.release()
+        self._port.release()
         harness._unregister(self)
 
     def _accept_loop(self):

@@ -477,7 +477,8 @@ class MariaDB(_Fixture):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix='ddlp-%s-' % name, dir='/tmp')
         self.host = '127.0.0.1'
-        self.port = free_port()
+        self._port = free_port()
+        self.port = int(self._port)
         self.addr = '%s:%d' % (self.host, self.port)
         self.user, self.password, self.db = TEST_USER, TEST_PASSWORD, TEST_DB
         self.socket = os.path.join(self.dir, 'sock')
@@ -536,7 +537,7 @@ class MariaDB(_Fixture):
         try:
             self.stop()
         finally:
-            self.port.release()
+            self._port.release()
             shutil.rmtree(self.dir, ignore_errors=True)
             _unregister(self)
 
@@ -598,7 +599,8 @@ class Proxy(_Fixture):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix='ddlp-%s-' % name, dir='/tmp')
         self.host = '127.0.0.1'
-        self.port = free_port()
+        self._port = free_port()
+        self.port = int(self._port)
         self.addr = '%s:%d' % (self.host, self.port)
         self.backend = backend
         if isinstance(backend, str):
@@ -723,7 +725,7 @@ class Proxy(_Fixture):
         try:
             self.stop()
         finally:
-            self.port.release()
+            self._port.release()
             if os.environ.get('DDLPROXY_KEEP_TMP'):
                 print('harness: kept %s' % self.dir, file=sys.stderr)
             else:

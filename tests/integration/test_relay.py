@@ -329,7 +329,7 @@ def _tls_probe(proxy, ca):
 
 def test_tls_client_leg_and_server_leg(px_tls, certs):
     needs_proxy()
-    res = cli(px_tls, "SHOW SESSION STATUS LIKE 'Ssl_cipher'; status",
+    res = cli(px_tls, "SHOW SESSION STATUS LIKE 'Ssl_cipher'; \\s",
               args=['--ssl', '--ssl-ca=' + certs.ca, '--ssl-verify-server-cert'])
     out = res.stdout
     # Ssl_cipher is the server's view: the proxy -> server leg is TLS.
