@@ -30,6 +30,7 @@
 #define MAX_HTTP_HEADERS    100
 #define LISTEN_BACKLOG      64
 #define ACCEPT_RETRY_S      0.5            /* pause accepting after EMFILE */
+#define LOGIN_TIMEOUT_S     10.0           /* to authenticate, or to finish an HTTP request */
 
 struct admin_listener {
     int fd;
@@ -49,6 +50,7 @@ enum conn_mode {
 struct admin_conn {
     int fd;
     ev_io rio, wio;
+    ev_timer login_timer;    /* unauthenticated connections must not hold a slot forever */
     struct admin_listener *listener;
     char peer[80];
     enum conn_mode mode;
@@ -145,6 +147,7 @@ static void conn_close(struct admin_conn *c)
 {
     ev_io_stop(admin.loop, &c->rio);
     ev_io_stop(admin.loop, &c->wio);
+    ev_timer_stop(admin.loop, &c->login_timer);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -298,6 +301,7 @@ static void handle_auth(struct admin_conn *c, int argc, char **argv)
         return;
     }
     c->mode = MODE_COMMANDS;
+    ev_timer_stop(admin.loop, &c->login_timer);
     send_reply(c, admin_reply_ok(NULL, NULL));
 }
 
@@ -331,6 +335,9 @@ static void handle_line(struct admin_conn *c, char *line, size_t len)
     if (first && admin_http_request_line(line, c->http_method, sizeof(c->http_method),
                                          c->http_target, sizeof(c->http_target))) {
         c->mode = MODE_HTTP_HEADERS;
+        ev_timer_stop(admin.loop, &c->login_timer);
+        ev_timer_set(&c->login_timer, LOGIN_TIMEOUT_S, 0.);
+        ev_timer_start(admin.loop, &c->login_timer);
         return;
     }
 
@@ -469,6 +476,20 @@ static void on_conn_writable(struct ev_loop *loop, ev_io *w, int revents)
     conn_settle(w->data);
 }
 
+static void on_login_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct admin_conn *c = w->data;
+    if (c->mode != MODE_AUTH && c->mode != MODE_HTTP_HEADERS)
+        return;
+    log_warn("admin: %s: no %s within %.0f s; closing", c->peer,
+             c->mode == MODE_AUTH ? "'auth TOKEN'" : "complete HTTP request", LOGIN_TIMEOUT_S);
+    if (c->mode == MODE_AUTH)
+        send_error_and_close(c, "authentication timed out");
+    else
+        c->mode = MODE_CLOSING;
+    conn_settle(c);
+}
+
 /* ---- listeners ---- */
 
 static void listeners_pause(bool pause)
@@ -520,13 +541,16 @@ static void accept_one(struct admin_listener *l, int fd, const struct sockaddr *
         snprintf(c->peer, sizeof(c->peer), "unix");
     ev_io_init(&c->rio, on_conn_readable, fd, EV_READ);
     ev_io_init(&c->wio, on_conn_writable, fd, EV_WRITE);
-    c->rio.data = c->wio.data = c;
+    ev_timer_init(&c->login_timer, on_login_timeout, LOGIN_TIMEOUT_S, 0.);
+    c->rio.data = c->wio.data = c->login_timer.data = c;
     c->next = admin.conns;
     if (admin.conns)
         admin.conns->prev = c;
     admin.conns = c;
     admin.n_conns++;
     ev_io_start(admin.loop, &c->rio);
+    if (c->mode == MODE_AUTH)
+        ev_timer_start(admin.loop, &c->login_timer);
     log_debug("admin: %s: connected on %s", c->peer, l->name);
 }
 

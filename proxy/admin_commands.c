@@ -64,8 +64,14 @@ static json_t *cmd_fault_add(int argc, char **argv)
     char id[128];
     char err[512];
 
-    if (fault_add(argc, argv, id, sizeof(id), err, sizeof(err)) != 0)
+    /* Joined before fault_add, which may rewrite the words it parses. */
+    char *spec = admin_join_words(argc, argv);
+    if (fault_add(argc, argv, id, sizeof(id), err, sizeof(err)) != 0) {
+        free(spec);
         return admin_reply_error("%s", err);
+    }
+    log_info("admin: fault %s added: %s", id, spec ? spec : "(out of memory)");
+    free(spec);
     return admin_reply_ok("id", json_string(id));
 }
 
@@ -80,12 +86,14 @@ static json_t *cmd_fault_del(int argc, char **argv)
 
     if (fault_del(argv[0], err, sizeof(err)) != 0)
         return admin_reply_error("%s", err);
+    log_info("admin: fault %s removed", argv[0]);
     return admin_reply_ok("removed", json_integer(1));
 }
 
 static json_t *cmd_fault_clear(int argc, char **argv)
 {
     int removed = fault_clear(argc > 0 ? argv[0] : NULL);
+    log_info("admin: fault clear%s%s: %d removed", argc > 0 ? " " : "", argc > 0 ? argv[0] : "", removed);
     return admin_reply_ok("removed", json_integer(removed));
 }
 
@@ -143,7 +151,7 @@ static const struct admin_command commands[] = {
     { "fault del", 1, 1, "fault del ID", "remove one fault (its effect ends now)", cmd_fault_del },
     { "fault clear", 0, 1, "fault clear [TARGET]", "remove all faults, or those on TARGET",
       cmd_fault_clear },
-    { "ddl list", 0, 2, "ddl list [active] [last=N]", "tracked DDL statements, newest last",
+    { "ddl list", 0, 2, "ddl list [active] [last=N]", "tracked DDL statements, newest first",
       cmd_ddl_list },
     { "ddl show", 1, 1, "ddl show ID", "one DDL with its transitions and faults", cmd_ddl_show },
     { "log reopen", 0, 0, "log reopen", "reopen the main log and the DDL latency log (after rotation)",

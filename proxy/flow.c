@@ -14,6 +14,36 @@
 
 static void flow_pump(struct flow *f);
 
+/* Buffers of min_cap bytes are recycled through a small pool: a connection
+ * holds one only while bytes are in flight, so idle connections cost no
+ * buffer memory and busy ones do not pay malloc/free per read. */
+#define POOL_MAX 256
+static void *pool[POOL_MAX];
+static size_t pool_len, pool_buf_size;
+
+static uint8_t *buf_get(size_t size)
+{
+    if (size == pool_buf_size && pool_len > 0)
+        return pool[--pool_len];
+    return malloc(size);
+}
+
+static void buf_put(uint8_t *buf, size_t size)
+{
+    if (pool_buf_size == 0)
+        pool_buf_size = size;
+    if (size == pool_buf_size && pool_len < POOL_MAX)
+        pool[pool_len++] = buf;
+    else
+        free(buf);
+}
+
+void flow_pool_drain(void)
+{
+    while (pool_len > 0)
+        free(pool[--pool_len]);
+}
+
 static void release_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct flow *f = w->data;
@@ -44,7 +74,8 @@ void flow_free(struct flow *f)
     if (f->shaper)
         shaper_free(f->shaper);
     f->shaper = NULL;
-    free(f->buf);
+    if (f->buf)
+        buf_put(f->buf, f->cap);
     f->buf = NULL;
     f->cap = f->head = f->scanned = f->tail = 0;
 }
@@ -59,7 +90,7 @@ bool flow_idle(const struct flow *f)
 static size_t flow_make_room(struct flow *f)
 {
     if (!f->buf) {
-        f->buf = malloc(f->min_cap);
+        f->buf = buf_get(f->min_cap);
         if (!f->buf)
             return 0;
         f->cap = f->min_cap;
@@ -88,11 +119,11 @@ static size_t flow_make_room(struct flow *f)
     return f->cap - f->tail;
 }
 
-/* Gives memory back once a large packet has gone through. */
+/* Gives the buffer back once everything went through. */
 static void flow_shrink(struct flow *f)
 {
-    if (f->cap > f->min_cap && f->head == f->tail && f->need <= f->min_cap) {
-        free(f->buf);
+    if (f->buf && f->head == f->tail && f->need <= f->min_cap) {
+        buf_put(f->buf, f->cap);
         f->buf = NULL;
         f->cap = 0;
         f->head = f->scanned = f->tail = 0;
@@ -344,10 +375,10 @@ int flow_replace(struct flow *f, size_t old_len, const void *data, size_t new_le
 int flow_inject(struct flow *f, const void *data, size_t len)
 {
     if (!f->buf) {
-        f->buf = malloc(f->min_cap > len ? f->min_cap : len);
+        f->cap = f->min_cap > len ? f->min_cap : len;
+        f->buf = buf_get(f->cap);
         if (!f->buf)
             return -1;
-        f->cap = f->min_cap > len ? f->min_cap : len;
     }
     if (flow_replace(f, 0, data, len) != 0)
         return -1;

@@ -77,5 +77,7 @@ int flow_inject(struct flow *f, const void *data, size_t len);
 int flow_replace(struct flow *f, size_t old_len, const void *data, size_t new_len);
 /* Forwards everything that is already released; used before closing. */
 void flow_flush(struct flow *f);
+/* Frees the pooled buffers (at exit). */
+void flow_pool_drain(void);
 
 #endif

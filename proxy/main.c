@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "ddl_registry.h"
 #include "endpoint.h"
+#include "flow.h"
 #include "fault.h"
 #include "leader.h"
 #include "log.h"
@@ -277,6 +278,7 @@ int main(int argc, char **argv)
     ev_run(loop, 0);
 
     relay_reap();
+    flow_pool_drain();
     faults_shutdown();
     endpoints_shutdown();
     mysql_sessions_free();
