@@ -179,6 +179,13 @@ static int conn_flush(struct admin_conn *c)
         return -1;
     }
     c->out_off = c->out_len = 0;
+    if (c->out_cap > OUT_HIGH_WATER) {
+        /* One big reply (a long 'ddl list') must not pin its buffer for the
+         * rest of the connection's life. */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
     return 0;
 }
 

@@ -94,6 +94,27 @@ static void list_append(struct list *l, struct ddl_record *r)
     l->n++;
 }
 
+/* Lingering records finish out of order: keep the finished list by id so
+ * 'ddl list' stays newest first. Out-of-order ones are near the tail. */
+static void list_insert_by_id(struct list *l, struct ddl_record *r)
+{
+    struct ddl_record *after = l->tail;
+    while (after && after->id > r->id)
+        after = after->prev;
+    if (after == l->tail) {
+        list_append(l, r);
+        return;
+    }
+    r->prev = after;
+    r->next = after ? after->next : l->head;
+    if (after)
+        after->next = r;
+    else
+        l->head = r;
+    r->next->prev = r;
+    l->n++;
+}
+
 static void list_remove(struct list *l, struct ddl_record *r)
 {
     if (r->prev)
@@ -124,7 +145,7 @@ static void finalize(struct ddl_record *r)
     r->logged = true;
     reg.by_result[r->result]++;
     list_remove(&reg.active, r);
-    list_append(&reg.finished, r);
+    list_insert_by_id(&reg.finished, r);
     while (reg.finished.n > FINISHED_KEEP) {
         struct ddl_record *old = reg.finished.head;
         list_remove(&reg.finished, old);
@@ -390,8 +411,9 @@ void ddl_registry_apply_report(struct tracker_report *rep)
                    ok ? NULL : o->state, end);
         }
     }
-    /* Lingering records are done once a poll began after the client's answer. */
-    if (rep->ok) {
+    /* Lingering records are done once a poll began after the client's answer
+     * (and saw a history window deep enough to hold their job). */
+    if (rep->ok && !rep->partial) {
         struct ddl_record *r = reg.active.head;
         bool changed = false;
         while (r) {

@@ -53,6 +53,7 @@ struct tracker_report {
     int64_t gap_from_us;               /* !ok: when the current failing period began */
     char error[160];
     bool connected;
+    bool partial;                      /* a job may have been outside the window */
     enum ddl_flavor flavor;
     char server_version[64];
     struct ddl_observation *obs;
@@ -81,8 +82,8 @@ struct flavor_ops {
 extern const struct flavor_ops tracker_mysql_ops;
 extern const struct flavor_ops tracker_tidb_ops;
 
-/* Runs one query on the monitor connection, counting it; NULL on error (the
- * error stays on m). The result may be NULL-free empty for statements. */
+/* Runs one query on the monitor connection, counting it. NULL on error (the
+ * error stays on m) and for statements without a result set (mysql_errno 0). */
 MYSQL_RES *tracker_query(MYSQL *m, struct tracker_report *rep, const char *sql);
 /* Appends an empty observation; NULL on ENOMEM. */
 struct ddl_observation *tracker_report_add(struct tracker_report *rep);

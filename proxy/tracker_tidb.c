@@ -636,6 +636,7 @@ static int tidb_poll(void *st, MYSQL *m, const struct tracked_ddl *ddls, size_t 
     if (lowest_unmatched_floor >= 0 && n_final >= (size_t)f->history_n
         && min_final_id > lowest_unmatched_floor + 1)
         window_short = true;
+    rep->partial = window_short;
     if (window_short && f->history_n < HISTORY_MAX)
         f->history_n = f->history_n * 2 > HISTORY_MAX ? HISTORY_MAX : f->history_n * 2;
     else if (!window_short && lowest_unmatched_floor < 0)

@@ -15,6 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 integration="$here/integration"
 suite_timeout=${SUITE_TIMEOUT:-1800}
+export PYTHONDONTWRITEBYTECODE=1    # keep __pycache__ out of the source tree
 
 if [ -z "${DDLPROXY_BUILDDIR:-}" ] && [ -z "${DDLPROXY_BIN:-}" ] && [ -x ./ddlproxy ]; then
     DDLPROXY_BUILDDIR=$(pwd)

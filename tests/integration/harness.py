@@ -16,6 +16,13 @@ Ports
     free_port() -> Port: an int that holds a lock file under
     /tmp/ddlproxy-test-ports/ (fcntl.flock), so parallel runs never pick the
     same port. Port.release() gives it back; fixtures release theirs in close().
+    Pass int(port) to socket.create_connection/getaddrinfo (they refuse int
+    subclasses); fixtures' .port attributes are plain ints.
+
+Slow runs
+    DDLPROXY_SLOW=1 (e.g. ddlproxy under valgrind) multiplies the time limits
+    of start-up waits and of slow(seconds) by SLOW_FACTOR (5): use
+    slow(3) rather than 3 in a "this must happen within" check.
 
 Fixtures (create them from the main thread; each is a context manager, is
 closed at exit even when the test fails, and closes what it started)
@@ -63,6 +70,7 @@ Helpers
         args=(), check=True, timeout=None) -> dict with returncode, output,
         transactions, tps, queries, qps, ignored_errors, reconnects,
         latency_avg_ms, latency_p95_ms.
+    slow(seconds): a time limit, times SLOW_FACTOR under DDLPROXY_SLOW=1.
     wait_for(predicate, timeout, what, interval=0.05): the predicate's first
         truthy value, or TestFailure naming `what`.
     check(cond, msg), check_eq(actual, expected, what),
@@ -113,6 +121,12 @@ TEMPLATE_ROOT = '/tmp/ddlproxy-test-template'
 TEMPLATE_REVISION = '1'
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SLOW_FACTOR = 5 if os.environ.get('DDLPROXY_SLOW') else 1
+
+
+def slow(seconds):
+    """A time limit, stretched when the proxy runs under valgrind or similar."""
+    return seconds * SLOW_FACTOR
 
 
 class HarnessError(Exception):
@@ -655,6 +669,7 @@ class Proxy(_Fixture):
     def start(self, timeout=15):
         if self.proc and self.proc.poll() is None:
             raise HarnessError('%s is already running' % self.name)
+        timeout = slow(timeout)
         argv = [find_ddlproxy(), '-c', self.config_path, '-f'] + self.extra_args
         with open(self.log_path, 'a') as f:
             f.write('### harness: starting %s\n' % ' '.join(argv))
@@ -691,6 +706,7 @@ class Proxy(_Fixture):
 
     def stop(self, timeout=20):
         """SIGTERM and a bounded wait; raises if it hangs, crashes or exits non-zero."""
+        timeout = slow(timeout)
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -924,7 +940,7 @@ def run_tests(namespace, argv=None, default_timeout=600):
             missing = [p for p in params if p not in fixtures]
             if missing:
                 raise HarnessError('no fixture named %s' % ', '.join(missing))
-            signal.alarm(int(getattr(fn, 'timeout', default_timeout)))
+            signal.alarm(int(slow(getattr(fn, 'timeout', default_timeout))))
             try:
                 fn(**{p: fixtures[p] for p in params})
             finally:

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MariaDB, Proxy, TestFailure, check, check_eq, check_raises, run_tests,  # noqa: E402
+from harness import (MariaDB, Proxy, TestFailure, slow, check, check_eq, check_raises, run_tests,  # noqa: E402
                      wait_for)
 import fake_server as wire  # noqa: E402
 from fake_server import FakeServer, RawClient, WireError  # noqa: E402
@@ -73,7 +73,7 @@ class Healthy:
         self.queries = 0
         self.errors = []
         self.stopping = threading.Event()
-        self.conn = proxy.connect(read_timeout=15)
+        self.conn = proxy.connect(read_timeout=slow(15))
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
@@ -111,7 +111,7 @@ def healthy_mariadb(px):
 
 def still_serving(proxy, expect):
     check(proxy.alive(), '%s is not running' % proxy.name)
-    conn = proxy.connect(connect_timeout=5, read_timeout=10)
+    conn = proxy.connect(connect_timeout=slow(5), read_timeout=slow(10))
     cur = conn.cursor()
     cur.execute('SELECT 1')
     check_eq(cur.fetchall(), expect, 'fresh session through %s' % proxy.name)
@@ -346,11 +346,11 @@ def test_misbehaving_server(pxf, fake, px):
                     fake.mode = 'ok'
                 took = time.monotonic() - t0
                 print('    %-22s -> %s (%.2f s)' % (mode, e, took))
-                check(took < (3 if prompt else 12), 'the client waited %.1f s for its error' % took)
+                check(took < slow(3 if prompt else 12), 'the client waited %.1f s for its error' % took)
                 if not server_closes:
-                    wait_for(lambda: fake.closed_by_peer > closed_before, 10,
+                    wait_for(lambda: fake.closed_by_peer > closed_before, slow(10),
                              'the proxy to close the backend connection')
-                pxf.wait_log(log_regex, since=mark, timeout=5)
+                pxf.wait_log(log_regex, since=mark, timeout=slow(5))
                 still_serving(pxf, (('1',),))
             except TestFailure as err:
                 failures.append('%s: %s' % (mode, err))

@@ -22,7 +22,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MariaDB, Proxy, Skip, check, check_eq, check_match,  # noqa: E402
+from harness import (MariaDB, Proxy, Skip, slow, check, check_eq, check_match,  # noqa: E402
                      check_raises, cli, make_certs, run_tests, sysbench, wait_for)
 import fake_server as wire  # noqa: E402
 import MySQLdb  # noqa: E402
@@ -357,7 +357,7 @@ def test_backend_tls_require_refused_by_plain_server():
         e = check_raises(MySQLdb.OperationalError, px.connect, connect_timeout=10, read_timeout=10)
         elapsed = time.monotonic() - t0
         check_match(r'(?i)\b(tls|ssl)\b', e.args[1], 'error message (code %d)' % e.args[0])
-        check(elapsed < 5, 'refusal took %.1f s' % elapsed)
+        check(elapsed < slow(5), 'refusal took %.1f s' % elapsed)
         check(px.alive(), 'proxy still running')
 
 
@@ -449,26 +449,26 @@ def test_backend_killed_mid_query():
                                    "WHERE INFO = 'SELECT SLEEP(10)'")[0][0], 10, 'the query to run')
         dbk.kill()
         killed_at = time.monotonic()
-        th.join(20)
+        th.join(slow(20))
         check(not th.is_alive(), 'client still waiting 20 s after the backend died')
         check('error' in outcome, 'in-flight query: %s' % outcome.get('result'))
         e = outcome['error']
-        check(outcome['at'] - killed_at < 5, 'the error came %.1f s after the kill' % (outcome['at'] - killed_at))
+        check(outcome['at'] - killed_at < slow(5), 'the error came %.1f s after the kill' % (outcome['at'] - killed_at))
         check(_names_backend(e.args[1], dbk), 'in-flight error names the backend: %s' % (e,))
         # An idle session learns of it on its next command, with an error, not a hang.
         t0 = time.monotonic()
         e2 = check_raises(MySQLdb.Error, one, idle, 'SELECT 1')
-        check(time.monotonic() - t0 < 5, 'idle session error took %.1f s' % (time.monotonic() - t0))
+        check(time.monotonic() - t0 < slow(5), 'idle session error took %.1f s' % (time.monotonic() - t0))
         # New clients while the backend is down: an ERR, promptly.
         t0 = time.monotonic()
         e3 = check_raises(MySQLdb.OperationalError, pxk.connect, connect_timeout=8, read_timeout=8)
         took = time.monotonic() - t0
-        check(took < 6, 'connect while the backend is down took %.1f s (%s)' % (took, e3))
+        check(took < slow(6), 'connect while the backend is down took %.1f s (%s)' % (took, e3))
         check(_names_backend(e3.args[1], dbk), 'connect error names the backend: %s' % (e3,))
         check(pxk.alive(), 'proxy alive while the backend is down')
         # Service resumes when the backend is back.
         dbk.start()
-        conn = wait_for(lambda: _try_connect(pxk), 20, 'a session through the proxy after restart')
+        conn = wait_for(lambda: _try_connect(pxk), slow(20), 'a session through the proxy after restart')
         check_eq(one(conn, 'SELECT 5'), ((5,),), 'query after the backend restarted')
         conn.close()
         print('    in-flight: %s; idle: %s; new: %s' % (e, e2, e3))

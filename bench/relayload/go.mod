@@ -1,0 +1,3 @@
+module ddlproxy/bench/relayload
+
+go 1.19
