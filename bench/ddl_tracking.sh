@@ -5,8 +5,8 @@
 #   bench/ddl_tracking.sh [--counts "1 10 100"] [--poll-ms 100] [--window S]
 #
 # For each count N: N tables, a transaction holding a metadata lock on all of
-# them, N clients each running ALTER TABLE t_i ... ALGORITHM=COPY through
-# ddlproxy (all queue on the lock). While all N wait, for --window seconds it
+# them, N clients each running ALTER TABLE t_i ADD INDEX ..., ALGORITHM=INPLACE
+# through ddlproxy (all queue on the lock). While all N wait, for --window seconds it
 # measures the tracker's queries to the backend twice: from the proxy's own
 # counters ('stats' -> ddl.queries / ddl.polls) and from the server
 # (information_schema.USER_STATISTICS of the tracker's dedicated user,
@@ -88,7 +88,9 @@ def run(n, db, proxy):
 
     def alter(conn, table):
         try:
-            conn.cursor().execute('ALTER TABLE %s ADD COLUMN e INT, ALGORITHM=COPY' % table)
+            # INPLACE waits for the exclusive lock before it starts and then
+            # builds the index ("altering table"): the change to detect.
+            conn.cursor().execute('ALTER TABLE %s ADD INDEX ic (c), ALGORITHM=INPLACE' % table)
         except MySQLdb.MySQLError as e:
             errors.append(e)
     threads = [threading.Thread(target=alter, args=(c, t)) for c, t in zip(clients, tables)]

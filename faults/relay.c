@@ -137,6 +137,7 @@ static void connect_finished(struct relay *r, int err)
         char why[256];
         snprintf(why, sizeof(why), "cannot connect to %s: %s", r->ep->upstream, strerror(err));
         r->ep->stats.connect_errors++;
+        r->state = RELAY_OPEN;            /* client side only: the owner may still answer it */
         if (r->hooks->connect_failed)
             r->hooks->connect_failed(r, why);
         else
@@ -279,6 +280,16 @@ void relay_start(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int
     stream_init(&r->server, loop, sfd, server_event, r);
     ev_timer_set(&r->connect_timer, (double)ep->connect_timeout_ms / 1000., 0.);
     ev_timer_start(loop, &r->connect_timer);
+    relay_rearm(r);
+}
+
+void relay_start_local(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int fd,
+                       const struct sockaddr *client, socklen_t client_len, uint64_t serial,
+                       const struct relay_hooks *hooks)
+{
+    relay_setup(r, loop, ep, fd, client, client_len, serial, hooks);
+    r->state = RELAY_OPEN;
+    fault_subject_attach(&r->subject);
     relay_rearm(r);
 }
 

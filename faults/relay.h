@@ -71,6 +71,10 @@ struct relay {
 void relay_start(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int fd,
                  const struct sockaddr *client, socklen_t client_len, uint64_t serial,
                  const struct relay_hooks *hooks);
+/* A client-side-only relay: the owner answers the client itself (no upstream). */
+void relay_start_local(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int fd,
+                       const struct sockaddr *client, socklen_t client_len, uint64_t serial,
+                       const struct relay_hooks *hooks);
 /* Holds an accepted fd silent (hang_connect). */
 void relay_hold(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int fd,
                 const struct sockaddr *client, socklen_t client_len, uint64_t serial,

@@ -154,25 +154,19 @@ static void add_by_state(struct ddl_latency *out, const char *name, double ms)
 }
 
 /* Observed durations: each transition lasts until the next one (the last until
- * end_us). MariaDB/MySQL: the statement's setup before its first metadata
- * lock wait is short and not yet DDL work, so the first queueing interval
- * counts from sent_at. */
+ * end_us). A statement first seen waiting for a metadata lock waited since it
+ * was sent, so that first interval counts from sent_at. (MariaDB may also do
+ * its work first and wait for the exclusive lock at the end: such a wait is
+ * queueing too, and the work before it running.) */
 static double observed_phases(const struct ddl_record *r, int64_t end_us, struct ddl_latency *out)
 {
     double queueing = 0;
-    size_t first_queue = r->n_transitions;
-    if (r->flavor == DDL_FLAVOR_MYSQL)
-        for (size_t i = 0; i < r->n_transitions && first_queue == r->n_transitions; i++)
-            if (strcmp(r->transitions[i].state, "queueing") == 0)
-                first_queue = i;
     for (size_t i = 0; i < r->n_transitions; i++) {
         const struct ddl_transition *t = &r->transitions[i];
         int64_t from = t->at_us;
         int64_t to = i + 1 < r->n_transitions ? r->transitions[i + 1].at_us : end_us;
         bool queued = strcmp(t->state, "queueing") == 0;
-        if (i < first_queue && first_queue < r->n_transitions)
-            continue;                  /* setup: folded into the first wait below */
-        if (i == first_queue)
+        if (i == 0 && queued && r->flavor == DDL_FLAVOR_MYSQL)
             from = r->sent_at_us;
         if (to < from)
             to = from;

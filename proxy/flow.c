@@ -249,7 +249,10 @@ static void flow_pump(struct flow *f)
         f->head = f->scanned = f->tail = 0;
         flow_shrink(f);
     }
-    if (f->src_eof && !f->eof_reported && flow_idle(f)) {
+    /* EOF once all released bytes are out; bytes the inspector still holds
+     * back (a packet cut short) can never complete and are the owner's to judge. */
+    if (f->src_eof && !f->eof_reported && f->head == f->scanned
+        && (!f->shaper || shaper_queued(f->shaper) == 0)) {
         f->eof_reported = true;
         f->ops->drained_eof(f->owner, f);
     }

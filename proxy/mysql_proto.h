@@ -69,13 +69,19 @@ enum mysql_command {
 #define PKT_EOF       0xfe
 #define PKT_ERR       0xff
 
-/* client-side error codes used for proxy-made ERR packets */
+/* Error codes of proxy-made ERR packets. Server-range codes only: libmariadb
+ * turns any 2xxx (client-range) code a server sends into 2027 "Received
+ * malformed packet" and hides the message. The backend errors use codes of
+ * their own (like ProxySQL's 9001) with the SQLSTATEs of 2003 / 2013. */
 #define ER_CON_COUNT_ERROR      1040   /* Too many connections */
-#define CR_CONN_HOST_ERROR      2003   /* Can't connect to MySQL server */
-#define CR_SERVER_LOST          2013   /* Lost connection during query */
+#define ER_HANDSHAKE_ERROR      1043   /* Bad handshake */
 #define ER_SERVER_SHUTDOWN      1053
 #define ER_SECURE_TRANSPORT     3159   /* secure transport required */
-#define ER_HANDSHAKE_ERROR      1043   /* Bad handshake */
+#define DDLP_ER_BACKEND_UNREACHABLE 9001   /* like 2003: cannot connect to the backend */
+#define DDLP_ER_BACKEND_LOST        9002   /* like 2013: lost the backend during a command */
+#define DDLP_ER_BACKEND_PROTOCOL    9003   /* the backend sent something impossible */
+#define SQLSTATE_CANNOT_CONNECT "08001"
+#define SQLSTATE_LINK_FAILURE   "08S01"
 #define ER_NET_PACKET_TOO_LARGE 1153
 
 #endif

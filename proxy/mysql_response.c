@@ -175,8 +175,10 @@ void resp_server_packet(struct resp_machine *m, const uint8_t *p, size_t avail, 
         if (first == PKT_ERR) {
             result_err(m, ev, p, avail);
         } else if (first == PKT_OK && resp_current_command(m) == COM_STMT_PREPARE) {
-            if (avail < 9)
+            if (avail < 9) {
+                ev->protocol_error = "COM_STMT_PREPARE_OK shorter than 9 bytes";
                 return;
+            }
             m->prep_stmt_id = get_u32(p + 1);
             m->prep_cols = get_u16(p + 5);
             m->left = get_u16(p + 7);
@@ -195,12 +197,19 @@ void resp_server_packet(struct resp_machine *m, const uint8_t *p, size_t avail, 
                 mysql_parse_eof(p, avail, &ok);
             result_ok(m, ev, ok.status, ok.affected_rows);
         } else if (first == PKT_INFILE) {
+            /* only a query asks for a file, and always names one */
+            if (len < 2 || resp_current_command(m) != COM_QUERY) {
+                ev->protocol_error = "0xFB (NULL) where a result set or LOCAL INFILE request belongs";
+                return;
+            }
             m->state = RS_INFILE_DATA;
             ev->infile_request = true;
         } else {
             uint64_t cols;
-            if (!mysql_lenenc_get(p, avail, &cols) || cols == 0)
+            if (!mysql_lenenc_get(p, avail, &cols) || cols == 0 || cols > RESP_MAX_COLUMNS) {
+                ev->protocol_error = "impossible column count";
                 return;
+            }
             m->left = cols;
             m->state = RS_COLDEFS;
         }

@@ -14,6 +14,7 @@
 #include "mysql_packet.h"
 
 #define RESP_QUEUE 64            /* pipelined commands followed at once */
+#define RESP_MAX_COLUMNS 65535   /* more columns than any server allows: a broken packet */
 
 enum resp_state {
     RS_IDLE = 0,
@@ -45,6 +46,7 @@ struct resp_event {
     uint32_t prepared_stmt_id;
     struct mysql_err err;
     bool infile_request;         /* the server asked for a LOCAL INFILE */
+    const char *protocol_error;  /* the packet cannot be valid here (static text) */
 };
 
 struct resp_machine {

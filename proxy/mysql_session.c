@@ -27,6 +27,7 @@
 #include "tls.h"
 
 #define HANDSHAKE_MAX_PACKET (64 * 1024)
+#define REFUSING_MAX 256         /* over-limit clients answered with a greeting and ERR at once */
 
 enum phase {
     PH_CONNECTING,       /* upstream connect in progress */
@@ -38,11 +39,12 @@ enum phase {
     PH_AUTH,             /* auth exchange until the server's OK or ERR */
     PH_COMMAND,
     PH_RAW,              /* after COM_BINLOG_DUMP: untracked bytes */
+    PH_REFUSING,         /* sent the proxy's own greeting: the ERR follows the client's reply */
 };
 
 static const char *const phase_names[] = {
     "connecting", "greeting", "handshake", "client_tls", "server_tls", "handshake",
-    "auth", "command", "raw",
+    "auth", "command", "raw", "refusing",
 };
 
 struct mysql_session {
@@ -56,7 +58,8 @@ struct mysql_session {
     bool quitting;                   /* the client sent COM_QUIT */
     bool draining;                   /* shutdown: close once the current command is done */
     bool opened;                     /* observer saw on_open */
-    uint8_t last_server_seq;
+    bool over_limit;                 /* beyond max_connections: only refused */
+    uint8_t next_seq;                /* the sequence id the client expects next */
     uint32_t client_caps;
     char user[256];
     char db[256];
@@ -65,6 +68,12 @@ struct mysql_session {
     bool db_pending, user_pending;
     struct session_info info;
     void *observer_data;
+    char close_detail[560];          /* "backend_gone: <message>" for the observer */
+    /* PH_REFUSING: the error to send once the client answered our greeting */
+    uint16_t refuse_code;
+    char refuse_msg[400];
+    const char *refuse_reason;
+    ev_timer refuse_timer;
 };
 
 static struct {
@@ -74,6 +83,7 @@ static struct {
     SSL_CTX *server_leg_ctx;         /* the proxy as TLS client */
     const struct session_observer *observer;
     unsigned count;
+    unsigned refusing;               /* over-limit clients being refused */
     uint64_t total, refused_max, auth_ok, auth_failed, backend_errors, protocol_errors;
     uint64_t next_id;
 } sessions;
@@ -97,21 +107,99 @@ static struct mysql_session *session_of(struct relay *r)
 /* ---- errors to the client ---- */
 
 /* Sends a proxy-made ERR to the client (best effort) and closes the session. */
-static void session_fail(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+static void session_fail(struct mysql_session *s, uint16_t code, const char *sqlstate,
                          const char *message, const char *reason)
 {
     uint8_t pkt[600];
     char text[512];
     snprintf(text, sizeof(text), "ddlproxy: %s", message);
-    size_t n = mysql_build_err(pkt, sizeof(pkt), seq, code, sqlstate, text);
+    size_t n = mysql_build_err(pkt, sizeof(pkt), s->next_seq, code, sqlstate, text);
     struct flow *down = &s->relay.down;
-    /* Only at a packet boundary: a half-sent packet cannot be followed by an ERR. */
-    if (s->down_left == 0 && down->scanned == down->tail && s->relay.client.fd >= 0) {
+    /* Only at a packet boundary: a half-forwarded packet cannot be followed by
+     * an ERR. Bytes of a packet not yet released are dropped in its favour. */
+    if (s->down_left == 0 && s->relay.client.fd >= 0) {
+        down->tail = down->scanned;
         if (flow_inject(down, pkt, n) == 0)
             flow_flush(down);
     }
     log_info("session %llu %s: %s", (unsigned long long)s->relay.id, s->relay.client_addr, message);
-    relay_close(&s->relay, reason, false);
+    snprintf(s->close_detail, sizeof(s->close_detail), "%s: %s", reason, message);
+    relay_close(&s->relay, s->close_detail, false);
+}
+
+/* A greeting of the proxy's own, for errors before the server greeted us:
+ * clients (libmariadb among them) do not all accept an ERR in place of the
+ * greeting, but every client reports an ERR that answers its handshake. */
+static size_t build_own_greeting(uint8_t *out, size_t outlen)
+{
+    static const char version[] = "8.0.0-ddlproxy";
+    static const char plugin[] = "mysql_native_password";
+    uint32_t caps = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION
+                    | CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_WITH_DB | CLIENT_TRANSACTIONS;
+    uint8_t *p = out + 4;
+    if (outlen < 128)
+        return 0;
+    *p++ = 10;
+    memcpy(p, version, sizeof(version));
+    p += sizeof(version);
+    put_u32(p, 0);                        /* connection id */
+    p += 4;
+    memcpy(p, "ddlproxy", 8);             /* auth data part 1: never used */
+    p += 8;
+    *p++ = 0;
+    put_u16(p, (uint16_t)caps);
+    p += 2;
+    *p++ = 45;                            /* utf8mb4 */
+    put_u16(p, SERVER_STATUS_AUTOCOMMIT);
+    p += 2;
+    put_u16(p, (uint16_t)(caps >> 16));
+    p += 2;
+    *p++ = 21;
+    memset(p, 0, 10);
+    p += 10;
+    memcpy(p, "refuses-all\0", 12);       /* auth data part 2 (13 bytes with NUL) */
+    p += 12;
+    *p++ = 0;
+    memcpy(p, plugin, sizeof(plugin));
+    p += sizeof(plugin);
+    mysql_put_header(out, (uint32_t)(p - out - 4), 0);
+    return (size_t)(p - out);
+}
+
+static void refuse_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mysql_session *s = w->data;
+    relay_close(&s->relay, s->refuse_reason, false);
+}
+
+/* Before the client got a greeting: greet it ourselves, then answer its
+ * handshake with the error. */
+static void session_refuse(struct mysql_session *s, uint16_t code, const char *message, const char *reason)
+{
+    uint8_t greeting[128];
+    size_t n = build_own_greeting(greeting, sizeof(greeting));
+    struct flow *down = &s->relay.down;
+    if (s->relay.client.fd < 0 || n == 0) {
+        relay_close(&s->relay, reason, false);
+        return;
+    }
+    log_info("session %llu %s: %s", (unsigned long long)s->relay.id, s->relay.client_addr, message);
+    stream_close(&s->relay.server, false);
+    s->phase = PH_REFUSING;
+    s->refuse_code = code;
+    s->refuse_reason = reason;
+    snprintf(s->refuse_msg, sizeof(s->refuse_msg), "%s", message);
+    down->tail = down->scanned;
+    s->down_left = 0;
+    if (flow_inject(down, greeting, n) != 0) {
+        relay_close(&s->relay, reason, false);
+        return;
+    }
+    ev_timer_init(&s->refuse_timer, refuse_timeout_cb, 10., 0.);
+    s->refuse_timer.data = s;
+    ev_timer_start(s->relay.loop, &s->refuse_timer);
+    flow_flush(down);
+    flow_resume(&s->relay.up);
 }
 
 static void backend_lost(struct mysql_session *s, const char *why)
@@ -120,11 +208,11 @@ static void backend_lost(struct mysql_session *s, const char *why)
     sessions.backend_errors++;
     if (s->phase <= PH_GREETING) {
         snprintf(msg, sizeof(msg), "cannot reach backend %s: %s", s->relay.ep->upstream, why);
-        session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", msg, "backend_gone");
+        session_refuse(s, DDLP_ER_BACKEND_UNREACHABLE, msg, "backend_gone");
     } else if (s->phase == PH_COMMAND && resp_current_command(&s->resp) >= 0) {
         snprintf(msg, sizeof(msg), "Lost connection to backend %s during query: %s",
                  s->relay.ep->upstream, why);
-        session_fail(s, (uint8_t)(s->last_server_seq + 1), CR_SERVER_LOST, "HY000", msg, "backend_gone");
+        session_fail(s, DDLP_ER_BACKEND_LOST, SQLSTATE_LINK_FAILURE, msg, "backend_gone");
     } else if (s->phase == PH_COMMAND || s->phase == PH_RAW) {
         log_info("session %llu %s: backend %s closed the connection: %s", (unsigned long long)s->relay.id,
                  s->relay.client_addr, s->relay.ep->upstream, why);
@@ -132,7 +220,7 @@ static void backend_lost(struct mysql_session *s, const char *why)
     } else {
         snprintf(msg, sizeof(msg), "Lost connection to backend %s during authentication: %s",
                  s->relay.ep->upstream, why);
-        session_fail(s, (uint8_t)(s->last_server_seq + 1), CR_SERVER_LOST, "HY000", msg, "backend_gone");
+        session_fail(s, DDLP_ER_BACKEND_LOST, SQLSTATE_LINK_FAILURE, msg, "backend_gone");
     }
 }
 
@@ -289,13 +377,13 @@ static int handle_handshake_response(struct mysql_session *s, struct flow *f, ui
     const char *why = NULL;
     if (mysql_parse_response(payload, len, s->server_is_mariadb, &hs, &why) != 0) {
         protocol_error(s, "client", why);
-        session_fail(s, (uint8_t)(h[3] + 1), ER_HANDSHAKE_ERROR, "08S01", why, "protocol_error");
+        session_fail(s, ER_HANDSHAKE_ERROR, "08S01", why, "protocol_error");
         return -1;
     }
     s->client_caps = hs.caps;
     if (hs.ssl_request) {
         if (!sessions.client_leg_ctx) {
-            session_fail(s, (uint8_t)(h[3] + 1), ER_HANDSHAKE_ERROR, "08S01",
+            session_fail(s, ER_HANDSHAKE_ERROR, "08S01",
                          "client requested TLS, which this proxy does not offer (set tls_cert/tls_key)",
                          "protocol_error");
             return -1;
@@ -321,7 +409,7 @@ static int handle_handshake_response(struct mysql_session *s, struct flow *f, ui
     if (mode == BACKEND_TLS_REQUIRE && !server_ssl) {
         snprintf(msg, sizeof(msg), "backend_tls = require, but backend %s does not offer TLS",
                  s->relay.ep->upstream);
-        session_fail(s, (uint8_t)(h[3] + 1), ER_SECURE_TRANSPORT, "HY000", msg, "backend_tls");
+        session_fail(s, ER_SECURE_TRANSPORT, "HY000", msg, "backend_tls");
         return -1;
     }
     bool use_tls = server_ssl && mode != BACKEND_TLS_DISABLE && sessions.server_leg_ctx;
@@ -330,13 +418,13 @@ static int handle_handshake_response(struct mysql_session *s, struct flow *f, ui
                  "would not (%s); refusing to relay credentials in cleartext",
                  s->relay.ep->upstream, mode == BACKEND_TLS_DISABLE ? "backend_tls = disable"
                                                                     : "the backend offers no TLS");
-        session_fail(s, (uint8_t)(h[3] + 1), ER_SECURE_TRANSPORT, "HY000", msg, "backend_tls");
+        session_fail(s, ER_SECURE_TRANSPORT, "HY000", msg, "backend_tls");
         return -1;
     }
     if (use_tls) {
         if (start_server_tls(s, &hs) != 0) {
             snprintf(msg, sizeof(msg), "cannot start TLS with backend %s", s->relay.ep->upstream);
-            session_fail(s, (uint8_t)(h[3] + 1), CR_CONN_HOST_ERROR, "HY000", msg, "backend_tls");
+            session_fail(s, DDLP_ER_BACKEND_UNREACHABLE, SQLSTATE_CANNOT_CONNECT, msg, "backend_tls");
             return -1;
         }
         f->held = true;
@@ -367,7 +455,7 @@ static void tls_step(struct mysql_session *s, struct stream *st)
             snprintf(msg, sizeof(msg), "TLS handshake with backend %s failed: %s",
                      s->relay.ep->upstream, why);
             /* the client leg may itself be TLS now: session_fail writes through it */
-            session_fail(s, 2, CR_CONN_HOST_ERROR, "HY000", msg, "backend_tls");
+            session_fail(s, DDLP_ER_BACKEND_UNREACHABLE, SQLSTATE_CANNOT_CONNECT, msg, "backend_tls");
         }
         return;
     }
@@ -411,6 +499,12 @@ static int inspect_up(struct flow *f, void *arg)
         size_t look;                    /* payload bytes to look at before releasing */
 
         switch (s->phase) {
+        case PH_REFUSING:
+            /* the client answered our greeting: now the error it can report */
+            s->next_seq = (uint8_t)(h[3] + 1);
+            session_fail(s, s->refuse_code, s->refuse_code == ER_CON_COUNT_ERROR ? "08004" : SQLSTATE_CANNOT_CONNECT,
+                         s->refuse_msg, s->refuse_reason);
+            return 0;
         case PH_HANDSHAKE:
         case PH_RESPONSE_READY:
             if (len > HANDSHAKE_MAX_PACKET) {
@@ -450,6 +544,7 @@ static int inspect_up(struct flow *f, void *arg)
         }
         f->need = 0;
         h = f->buf + f->scanned;
+        s->next_seq = (uint8_t)(h[3] + 1);
 
         if (s->phase == PH_HANDSHAKE) {
             int rc = handle_handshake_response(s, f, h, len);
@@ -491,7 +586,7 @@ static int handle_greeting(struct mysql_session *s, uint8_t *h, uint32_t len)
         protocol_error(s, "server", why);
         char msg[300];
         snprintf(msg, sizeof(msg), "backend %s sent a malformed greeting: %s", s->relay.ep->upstream, why);
-        session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", msg, "protocol_error");
+        session_refuse(s, DDLP_ER_BACKEND_UNREACHABLE, msg, "protocol_error");
         return -1;
     }
     s->server_is_mariadb = s->greeting.has_mariadb_caps;
@@ -544,8 +639,8 @@ static int inspect_down(struct flow *f, void *arg)
         if (s->phase == PH_GREETING) {
             if (len > HANDSHAKE_MAX_PACKET) {
                 protocol_error(s, "server", "greeting too large");
-                session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", "backend sent a malformed greeting",
-                             "protocol_error");
+                session_refuse(s, DDLP_ER_BACKEND_UNREACHABLE, "backend sent a malformed greeting (too large)",
+                               "protocol_error");
                 return 0;
             }
             look = len;
@@ -559,12 +654,12 @@ static int inspect_down(struct flow *f, void *arg)
             return 0;
         }
         f->need = 0;
-        s->last_server_seq = h[3];
 
         switch (s->phase) {
         case PH_GREETING:
             if (handle_greeting(s, h, len) < 0)
                 return 0;
+            s->next_seq = (uint8_t)(h[3] + 1);
             f->scanned += 4 + look;
             s->down_left = len - (uint32_t)look;
             flow_resume(&s->relay.up);      /* now the client may speak */
@@ -575,6 +670,15 @@ static int inspect_down(struct flow *f, void *arg)
         case PH_COMMAND: {
             struct resp_event ev;
             resp_server_packet(&s->resp, h + 4, look, len, &ev);
+            if (ev.protocol_error) {
+                char msg[300];
+                protocol_error(s, "server", ev.protocol_error);
+                snprintf(msg, sizeof(msg), "backend %s sent a malformed packet (%s)",
+                         s->relay.ep->upstream, ev.protocol_error);
+                session_fail(s, DDLP_ER_BACKEND_PROTOCOL, SQLSTATE_LINK_FAILURE, msg, "protocol_error");
+                return 0;
+            }
+            s->next_seq = (uint8_t)(h[3] + 1);
             if (ev.result) {
                 f->scanned += 4 + look;
                 s->down_left = len - (uint32_t)look;
@@ -587,6 +691,7 @@ static int inspect_down(struct flow *f, void *arg)
             /* a server speaking out of turn (e.g. an ERR before our SSLRequest): relay it */
             break;
         }
+        s->next_seq = (uint8_t)(h[3] + 1);
         f->scanned += 4 + look;
         s->down_left = len - (uint32_t)look;
     }
@@ -607,7 +712,7 @@ static void hook_connect_failed(struct relay *r, const char *why)
     sessions.backend_errors++;
     char msg[400];
     snprintf(msg, sizeof(msg), "Can't connect to backend %s (%s)", r->ep->upstream, why);
-    session_fail(s, 0, CR_CONN_HOST_ERROR, "HY000", msg, "backend_gone");
+    session_refuse(s, DDLP_ER_BACKEND_UNREACHABLE, msg, "backend_gone");
 }
 
 static void hook_failed(struct relay *r, struct stream *at, const char *why)
@@ -643,7 +748,12 @@ static void hook_tls_event(struct relay *r, struct stream *st)
 static void hook_closed(struct relay *r, const char *reason)
 {
     struct mysql_session *s = session_of(r);
-    sessions.count--;
+    if (s->phase == PH_REFUSING)
+        ev_timer_stop(r->loop, &s->refuse_timer);
+    if (s->over_limit)
+        sessions.refusing--;
+    else
+        sessions.count--;
     if (s->opened && sessions.observer->on_close)
         sessions.observer->on_close((struct mysql_session *)s, reason);
 }
@@ -702,16 +812,17 @@ int mysql_sessions_init(struct ev_loop *loop, const struct config *cfg, char *er
 void mysql_session_accept(struct endpoint *ep, int fd, const struct sockaddr *client,
                           socklen_t len, uint64_t serial)
 {
-    if (sessions.count >= (unsigned)sessions.cfg->max_connections) {
-        uint8_t pkt[200];
-        char msg[128];
-        snprintf(msg, sizeof(msg), "Too many connections (ddlproxy max_connections = %lld)",
-                 (long long)sessions.cfg->max_connections);
-        size_t n = mysql_build_err(pkt, sizeof(pkt), 0, ER_CON_COUNT_ERROR, "08004", msg);
-        if (send(fd, pkt, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-            log_debug("max_connections: could not tell the client: %s", strerror(errno));
+    bool over_limit = sessions.count >= (unsigned)sessions.cfg->max_connections;
+    if (over_limit) {
         sessions.refused_max++;
         ep->stats.conns_refused++;
+    }
+    if (over_limit && sessions.refusing >= REFUSING_MAX) {
+        /* a flood: no greeting dance for this one, a bare ERR and close */
+        uint8_t pkt[200];
+        size_t n = mysql_build_err(pkt, sizeof(pkt), 0, ER_CON_COUNT_ERROR, "08004", "Too many connections");
+        if (send(fd, pkt, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            log_debug("max_connections: could not tell the client: %s", strerror(errno));
         close(fd);
         return;
     }
@@ -721,17 +832,34 @@ void mysql_session_accept(struct endpoint *ep, int fd, const struct sockaddr *cl
         close(fd);
         return;
     }
-    sessions.count++;
-    sessions.total++;
-    s->phase = PH_CONNECTING;
-    relay_start(&s->relay, sessions.loop, ep, fd, client, len, serial, &session_hooks);
+    s->over_limit = over_limit;
+    if (over_limit) {
+        sessions.refusing++;
+        relay_start_local(&s->relay, sessions.loop, ep, fd, client, len, serial, &session_hooks);
+    } else {
+        sessions.count++;
+        sessions.total++;
+        s->phase = PH_CONNECTING;
+        relay_start(&s->relay, sessions.loop, ep, fd, client, len, serial, &session_hooks);
+    }
     if (s->relay.state == RELAY_CLOSED)
         return;
     s->relay.up.inspect = inspect_up;
     s->relay.up.inspect_arg = s;
     s->relay.down.inspect = inspect_down;
     s->relay.down.inspect_arg = s;
+    if (s->phase == PH_REFUSING) {    /* the connect failed inside relay_start */
+        flow_resume(&s->relay.up);
+        return;
+    }
     s->relay.up.held = true;          /* the client speaks after the greeting */
+    if (over_limit) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "Too many connections (ddlproxy max_connections = %lld)",
+                 (long long)sessions.cfg->max_connections);
+        session_refuse(s, ER_CON_COUNT_ERROR, msg, "max_connections");
+        return;
+    }
     relay_rearm(&s->relay);
 }
 

@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (Proxy, run_tests, wait_for, check, check_eq, mysql_connect,  # noqa: E402
-                     TestFailure, HarnessError, TEST_USER, TEST_PASSWORD)
+                     HarnessError, TEST_USER, TEST_PASSWORD)
 
 import MySQLdb  # noqa: E402
 
@@ -85,7 +85,8 @@ def setup_module():
                 ('85', '8.5', {}),
                 ('75', '7.5', {}),
                 ('gap', '8.5', {'tracker': {'timeout_ms': 1000, 'stuck_after_ms': 1500}}),
-                ('all', '8.5', {'tracker': {'track': 'all'}})):
+                ('all', '8.5', {'tracker': {'track': 'all'}}),
+                ('hist', '8.5', {'tracker': {'history_jobs': 2}})):
             emu = Emulator(version)
             FIXTURES.append(emu)
             cfg = {'proxy': {'flavor': 'auto', 'backend_tls': 'disable'},
@@ -278,6 +279,27 @@ def test_track_all_server_job(emuall, pall):
     recs = [r for r in pall.ddl_records('ddl') if r['table'] == 'via_proxy']
     check_eq(len(recs), 1, 'records of the proxied DDL')
     check_eq(recs[0]['source'], 'client', 'source of the proxied DDL')
+
+
+def test_history_window_grows(emuhist, phist):
+    """A fast DDL finishes while ADMIN fails, then other clients' jobs push its
+    job out of ADMIN SHOW DDL JOBS 2: the tracker widens the window and still
+    finds it before writing the record."""
+    emuhist.control('EMULATOR DEFAULT \'%s\'' % json.dumps(
+        {"steps": [["queueing", "none", 0.02], ["running", "public", 0.02]]}))
+    emuhist.control('EMULATOR ADMIN_TIMEOUT 1.0 0.3')
+    err = run_ddl(phist, 'CREATE TABLE hx (a INT)')
+    check(err is None, 'DDL failed: %r' % err)
+    c = emuhist.connect()
+    for i in range(6):
+        c.cursor().execute('CREATE TABLE other%d (a INT)' % i)
+    c.close()
+    rec = record(phist, lambda r: r['table'] == 'hx', timeout=10)
+    time.sleep(1.0)                     # past the ADMIN timeout window
+    jobs = {row[2]: row[0] for row in query(emuhist, 'ADMIN SHOW DDL JOBS 20')}
+    check_eq(rec['job_id'], jobs.get('hx'), 'job id of the fast DDL')
+    check(rec['poll_gaps'], 'the failing ADMIN window left no gap: %r' % rec)
+    check_eq(rec['transitions'][-1]['state'], 'synced', 'state seen in the wider window')
 
 
 if __name__ == '__main__':

@@ -32,7 +32,7 @@ PASSED=0
 FAILED=0
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-note() { echo "  .. $*"; }
+note() { echo "  .. [${SECONDS}s] $*"; }
 summary() { echo "$PASSED passed, $FAILED failed"; }
 skip() {
     echo "SKIP: $*"

@@ -305,7 +305,9 @@ test_fuzzed_handshake_responses.timeout = 300
 # A proxy that checks headers and first bytes can tell a NULL or absurd column
 # count and a backend that hangs up mid-packet; random bytes with a plausible
 # header, or a wrong number of column definitions, may only end when the client
-# gives up, so for those any logged close reason will do.
+# gives up, so for those any logged close reason will do. When the backend hangs
+# up (the first field is True) the client must get the proxy's own ERR naming
+# the backend, as for any backend failure.
 ANY_REASON = r'closed: \w+|(?i:protocol|malformed|lost connection)'
 SERVER_MODES = {
     'garbage_greeting': (False, True, r'(?i)protocol|malformed'),
@@ -347,6 +349,9 @@ def test_misbehaving_server(pxf, fake, px):
                 took = time.monotonic() - t0
                 print('    %-22s -> %s (%.2f s)' % (mode, e, took))
                 check(took < slow(3 if prompt else 12), 'the client waited %.1f s for its error' % took)
+                if server_closes:
+                    check(fake.addr in str(e) or 'backend' in str(e).lower(),
+                          'the error does not name the backend: %s' % (e,))
                 if not server_closes:
                     wait_for(lambda: fake.closed_by_peer > closed_before, slow(10),
                              'the proxy to close the backend connection')

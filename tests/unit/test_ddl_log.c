@@ -82,19 +82,21 @@ static void test_latency_mysql(void)
     ddl_record_free(r);
 }
 
-static void test_latency_mysql_setup_before_wait(void)
+static void test_latency_mysql_work_before_wait(void)
 {
-    /* MariaDB prepares the ALTER, then waits for the exclusive lock. */
+    /* ALGORITHM=COPY: MariaDB copies first, then waits for the exclusive
+     * lock to swap the tables: only the wait is queueing. */
     struct ddl_record *r = new_record(DDL_FLAVOR_MYSQL);
-    ddl_record_add_transition(r, T0 + 40 * MS, "running", "preparing for alter table");
-    ddl_record_add_transition(r, T0 + 140 * MS, "queueing", "");
-    ddl_record_add_transition(r, T0 + 3040 * MS, "running", "altering table");
+    ddl_record_add_transition(r, T0 + 40 * MS, "running", "copy to tmp table");
+    ddl_record_add_transition(r, T0 + 1540 * MS, "queueing", "");
+    ddl_record_add_transition(r, T0 + 4540 * MS, "running", "rename result table");
     struct ddl_latency lat;
-    ddl_record_latency(r, T0 + 3540 * MS, &lat);
-    CU_ASSERT_DOUBLE_EQUAL(lat.queueing, 3040.0, 1e-9);
-    CU_ASSERT_DOUBLE_EQUAL(lat.running, 500.0, 1e-9);
-    CU_ASSERT_EQUAL(lat.n_by_state, 1);
-    CU_ASSERT_STRING_EQUAL(lat.by_state[0].name, "altering table");
+    ddl_record_latency(r, T0 + 4600 * MS, &lat);
+    CU_ASSERT_DOUBLE_EQUAL(lat.queueing, 3000.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(lat.running, 1600.0, 1e-9);
+    CU_ASSERT_EQUAL(lat.n_by_state, 2);
+    CU_ASSERT_STRING_EQUAL(lat.by_state[0].name, "copy to tmp table");
+    CU_ASSERT_DOUBLE_EQUAL(lat.by_state[0].ms, 1500.0, 1e-9);
     ddl_record_free(r);
 }
 
@@ -326,7 +328,7 @@ int main(void)
     CU_add_test(s, "transitions dedup", test_transitions_dedup);
     CU_add_test(s, "gaps merge", test_gaps_merge);
     CU_add_test(s, "latency mysql", test_latency_mysql);
-    CU_add_test(s, "latency mysql setup before wait", test_latency_mysql_setup_before_wait);
+    CU_add_test(s, "latency mysql work before wait", test_latency_mysql_work_before_wait);
     CU_add_test(s, "latency tidb server times", test_latency_tidb_server_times);
     CU_add_test(s, "latency tidb still queued", test_latency_tidb_still_queued);
     CU_add_test(s, "record json fields", test_record_json_fields);
