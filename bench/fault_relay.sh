@@ -123,7 +123,7 @@ def run_load(*args):
     res = subprocess.run([RELAYLOAD] + [str(a) for a in args], capture_output=True, text=True,
                          timeout=600)
     if res.returncode != 0:
-        raise harness.HarnessError('relayload %s: %s' % (' '.join(map(str, args)), res.stderr.strip()))  # DEBUG
+        raise harness.HarnessError('relayload %s: %s' % (' '.join(map(str, args)), res.stderr.strip()))
     return json.loads(res.stdout)
 
 
@@ -169,7 +169,7 @@ def main():
     sp = [harness.free_port() for _ in range(2)]
     socats = []
     for port, upstream in zip(sp, (sink, echo)):
-        s = Process('socat-%d' % port, ['socat', 'TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr' % port,
+        s = Process('socat-%d' % port, ['socat', 'TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr,backlog=256' % port,
                                         'TCP:%s,nodelay' % upstream], workdir)
         wait_listening(int(port), s, 'socat')
         socats.append(s)

@@ -122,7 +122,7 @@ static int out_append(struct admin_conn *c, const char *data, size_t len)
 static void send_reply(struct admin_conn *c, json_t *reply)
 {
     static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}\n";
-    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    char *text = reply ? json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(reply);
 
     int rc = text ? out_append(c, text, strlen(text)) : out_append(c, oom, sizeof(oom) - 1);

@@ -246,9 +246,50 @@ static json_t *json_time(int64_t wall_us)
     return json_string(clock_format_rfc3339(wall_us, buf, sizeof(buf)));
 }
 
+/* Length of the valid UTF-8 sequence at p (0 if invalid). */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+             : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 2 && p[0] < 0xc2)
+        return 0;                          /* overlong */
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Statement text and names are the client's bytes, not always UTF-8 (a latin1
+ * client, binary literals): jansson refuses those, so invalid bytes become
+ * U+FFFD rather than the field going missing. */
 static json_t *json_str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t len = strlen(s);
+    char *clean = malloc(len * 3 + 1);
+    if (!clean)
+        return json_null();
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_seq_len(p);
+        if (n) {
+            memcpy(clean + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            memcpy(clean + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            p++;
+        }
+    }
+    clean[o] = '\0';
+    j = json_string(clean);
+    free(clean);
+    return j ? j : json_null();
 }
 
 static json_t *latency_json(const struct ddl_record *r, int64_t end_us)

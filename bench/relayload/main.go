@@ -2,7 +2,7 @@
 // at the far end of a relay and the clients that drive them, fast enough that
 // the relay (not the generator) is what gets measured.
 //
-//	relayload sink -listen 127.0.0.1:P            # reads and discards; on EOF replies with the byte count
+//	relayload sink -listen 127.0.0.1:P            # reads blocks and discards them; answers the last with the byte count
 //	relayload echo -listen 127.0.0.1:P            # writes back what it reads
 //	relayload bulk -addr HOST:P -conns 16 -secs 5 # throughput client against a sink
 //	relayload ping -addr HOST:P -count 2000 -size 64
@@ -72,14 +72,29 @@ func serve(listen string, handle func(net.Conn)) error {
 	}
 }
 
-// sinkConn counts what arrives until EOF, then answers with the count so the
-// client knows when every byte went through.
+// The bulk stream is made of blockSize blocks whose first byte says whether
+// more follow: the end is marked in-band because some relays (Toxiproxy)
+// close both directions on a half-close.
+const blockSize = 256 << 10
+
+// sinkConn counts what arrives; after the last block it answers with the
+// count so the client knows when every byte went through.
 func sinkConn(c net.Conn) {
 	defer c.Close()
-	n, _ := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
-	var reply [8]byte
-	binary.BigEndian.PutUint64(reply[:], uint64(n))
-	c.Write(reply[:])
+	buf := make([]byte, blockSize)
+	var n uint64
+	for {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		n += blockSize
+		if buf[0] == 1 {
+			var reply [8]byte
+			binary.BigEndian.PutUint64(reply[:], n)
+			c.Write(reply[:])
+			n = 0
+		}
+	}
 }
 
 func echoConn(c net.Conn) {
@@ -92,13 +107,12 @@ func bulk(addr string, conns int, length time.Duration) error {
 	var mu sync.Mutex
 	var total uint64
 	var firstErr error
-	buf := make([]byte, 256<<10)
 	start := time.Now()
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := bulkOne(addr, buf, start.Add(length))
+			n, err := bulkOne(addr, start.Add(length))
 			mu.Lock()
 			defer mu.Unlock()
 			total += n
@@ -117,20 +131,25 @@ func bulk(addr string, conns int, length time.Duration) error {
 	})
 }
 
-// bulkOne sends until the deadline, half-closes and waits for the sink's count:
-// the bytes the sink really received, not what the client managed to queue.
-func bulkOne(addr string, buf []byte, deadline time.Time) (uint64, error) {
+// bulkOne sends blocks until the deadline, then a last block, and waits for
+// the sink's count: the bytes the sink really received, not what the client
+// managed to queue.
+func bulkOne(addr string, deadline time.Time) (uint64, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
+	buf := make([]byte, blockSize)
 	for time.Now().Before(deadline) {
 		if _, err := c.Write(buf); err != nil {
 			return 0, err
 		}
 	}
-	c.(*net.TCPConn).CloseWrite()
+	buf[0] = 1
+	if _, err := c.Write(buf); err != nil {
+		return 0, err
+	}
 	var reply [8]byte
 	if _, err := io.ReadFull(c, reply[:]); err != nil {
 		return 0, fmt.Errorf("no byte count from the sink: %v", err)
