@@ -316,8 +316,8 @@ void relay_close(struct relay *r, const char *reason, bool rst)
     r->close_reason = reason;
     ev_timer_stop(r->loop, &r->connect_timer);
     ev_timer_stop(r->loop, &r->close_timer);
-    ev_timer_stop(r->loop, &r->up.release_timer);
-    ev_timer_stop(r->loop, &r->down.release_timer);
+    flow_stop(&r->up);
+    flow_stop(&r->down);
     stream_close(&r->client, rst);
     stream_close(&r->server, rst);
     r->ep->stats.conns_open--;

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -44,11 +46,48 @@ void flow_pool_drain(void)
         free(pool[--pool_len]);
 }
 
-static void release_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Shaped bytes are released by a timerfd rather than an ev_timer: libev's
+ * epoll backend rounds timeouts up to whole milliseconds, which would add up
+ * to 1 ms to every delay. A flow has the fd only while it is shaped. */
+static void release_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct flow *f = w->data;
+    uint64_t expirations;
+    if (read(f->release_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        log_warn("release timer: %s", strerror(errno));
+    f->release_armed = false;
     flow_pump(f);
     f->ops->rearm(f->owner);
+}
+
+static void release_at(struct flow *f, uint64_t delay_us)
+{
+    if (f->release_fd < 0) {
+        f->release_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (f->release_fd < 0) {
+            log_error("timerfd_create: %s", strerror(errno));
+            return;
+        }
+        ev_io_init(&f->release_io, release_cb, f->release_fd, EV_READ);
+        f->release_io.data = f;
+        ev_io_start(f->loop, &f->release_io);
+    }
+    if (delay_us == 0)
+        delay_us = 1;
+    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(delay_us / 1000000),
+                                            .tv_nsec = (long)(delay_us % 1000000) * 1000 } };
+    timerfd_settime(f->release_fd, 0, &its, NULL);
+    f->release_armed = true;
+}
+
+static void release_stop(struct flow *f)
+{
+    if (f->release_fd < 0)
+        return;
+    ev_io_stop(f->loop, &f->release_io);
+    close(f->release_fd);
+    f->release_fd = -1;
+    f->release_armed = false;
 }
 
 void flow_init(struct flow *f, struct ev_loop *loop, struct stream *src, struct stream *dst,
@@ -64,13 +103,17 @@ void flow_init(struct flow *f, struct ev_loop *loop, struct stream *src, struct 
     f->owner = owner;
     f->close_after_left = -1;
     f->effect.close_after_bytes = -1;
-    ev_timer_init(&f->release_timer, release_timer_cb, 0, 0);
-    f->release_timer.data = f;
+    f->release_fd = -1;
+}
+
+void flow_stop(struct flow *f)
+{
+    release_stop(f);
 }
 
 void flow_free(struct flow *f)
 {
-    ev_timer_stop(f->loop, &f->release_timer);
+    release_stop(f);
     if (f->shaper)
         shaper_free(f->shaper);
     f->shaper = NULL;
@@ -160,7 +203,7 @@ bool flow_wants_write(const struct flow *f)
     if (f->effect.stall || f->dst->fd < 0 || f->dst->handshaking)
         return false;
     if (f->shaper)
-        return ev_is_active(&f->release_timer) ? false : shaper_queued(f->shaper) > 0;
+        return f->release_armed ? false : shaper_queued(f->shaper) > 0;
     return f->head < f->scanned;
 }
 
@@ -223,14 +266,13 @@ static void flow_pump(struct flow *f)
             if ((size_t)w < len)
                 return;       /* socket full: EV_WRITE will continue */
         }
-        ev_timer_stop(f->loop, &f->release_timer);
         uint64_t next = shaper_next_release(f->shaper, now);
         if (next != UINT64_MAX) {
-            ev_timer_set(&f->release_timer, next > now ? (double)(next - now) / 1e6 : 0., 0.);
-            ev_timer_start(f->loop, &f->release_timer);
+            release_at(f, next > now ? next - now : 0);
         } else if (!shape_params_active(&f->effect.shape)) {
             shaper_free(f->shaper);     /* healed and drained: back to the direct path */
             f->shaper = NULL;
+            release_stop(f);
         }
     } else {
         while (f->head < f->scanned) {

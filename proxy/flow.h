@@ -49,7 +49,9 @@ struct flow {
 
     struct fault_dir_effect effect;
     struct shaper *shaper;
-    ev_timer release_timer;
+    int release_fd;              /* timerfd releasing shaped bytes (-1: none) */
+    ev_io release_io;
+    bool release_armed;
     int64_t close_after_left;    /* -1: no close_after fault */
 
     uint64_t bytes_in, bytes_out, bytes_dropped;
@@ -62,6 +64,8 @@ struct flow {
 void flow_init(struct flow *f, struct ev_loop *loop, struct stream *src, struct stream *dst,
                size_t min_cap, size_t max_cap, const struct flow_owner_ops *ops, void *owner);
 void flow_free(struct flow *f);
+/* Stops the flow's own watchers (the connection is closing). */
+void flow_stop(struct flow *f);
 
 void flow_on_readable(struct flow *f);
 void flow_on_writable(struct flow *f);

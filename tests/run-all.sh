@@ -70,8 +70,9 @@ build() {   # build DIR CONFIGURE-ARGS...
 # make check, then CUnit's per-program summaries as one closing line.
 unit_tests() {
     local dir=$1
-    (cd "$dir" && make -s -j"$jobs" check >/dev/null 2>&1)
+    (cd "$dir" && make -s -j"$jobs" check >"$log_dir/make-check.out" 2>&1)
     local rc=$?
+    [ $rc -eq 0 ] || grep -E "error|Error" "$log_dir/make-check.out" | head -n 20
     local p=0 f=0
     for log in "$dir"/tests/unit/*.log; do
         [ -f "$log" ] || continue

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Integration test of the admin socket and ddlproxyctl against the real daemon.
 
-Starts ddlproxy (DDLPROXY_BIN, default ./ddlproxy) with a Unix admin socket in
+Starts ddlproxy (DDLPROXY_BIN, else $DDLPROXY_BUILDDIR/ddlproxy, else ./ddlproxy) with a Unix admin socket in
 a temporary directory, a TCP admin listener on 127.0.0.1 with a token, and a
 relay endpoint in front of a small echo server; then drives every admin
 command through ddlproxyctl (DDLPROXYCTL_BIN, default next to the daemon) and
@@ -24,7 +24,8 @@ import threading
 import time
 import traceback
 
-BIN = os.path.abspath(os.environ.get("DDLPROXY_BIN", "./ddlproxy"))
+BIN = os.path.abspath(os.environ.get("DDLPROXY_BIN") or
+                      os.path.join(os.environ.get("DDLPROXY_BUILDDIR", "."), "ddlproxy"))
 CTL = os.path.abspath(os.environ.get("DDLPROXYCTL_BIN",
                                      os.path.join(os.path.dirname(BIN), "ddlproxyctl")))
 TOKEN = "t0ken-with spaces"
