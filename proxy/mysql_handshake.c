@@ -169,6 +169,8 @@ int mysql_parse_response(const uint8_t *p, size_t len, bool server_is_mariadb,
 
 void mysql_rewrite_response(uint8_t *p, size_t len, bool server_is_mariadb, bool backend_tls)
 {
+    if (len < 4)
+        return;                 /* no capability field to rewrite: the server refuses it */
     uint32_t caps = get_u32(p) & ~PROXY_UNSUPPORTED_CAPS;
     if (backend_tls)
         caps |= CLIENT_SSL;

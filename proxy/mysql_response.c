@@ -6,8 +6,6 @@
 
 #include "mysql_proto.h"
 
-#define FLAG_CURSOR 0x01
-
 void resp_init(struct resp_machine *m, uint32_t caps)
 {
     memset(m, 0, sizeof(*m));
@@ -27,6 +25,7 @@ static bool deprecate_eof(const struct resp_machine *m)
 static void begin_command(struct resp_machine *m)
 {
     m->index = 0;
+    m->auth_turn = false;
     if (!m->q_len) {
         m->state = RS_IDLE;
         return;
@@ -81,7 +80,7 @@ enum client_packet_kind resp_client_packet(struct resp_machine *m, const uint8_t
             m->state = RS_FIRST;      /* upload done: the server answers OK or ERR */
         return CP_DATA;
     }
-    if (m->state == RS_AUTH && m->index > 0)
+    if (m->state == RS_AUTH && m->auth_turn)
         return CP_DATA;               /* the client answers an auth switch / more-data */
     if (len == 0 || avail < 1)
         return CP_DATA;
@@ -94,7 +93,6 @@ enum client_packet_kind resp_client_packet(struct resp_machine *m, const uint8_t
     }
     unsigned slot = (m->q_head + m->q_len) % RESP_QUEUE;
     m->queue[slot] = cmd;
-    m->flags[slot] = (cmd == COM_STMT_EXECUTE && avail >= 6 && (p[5] & 0x07)) ? FLAG_CURSOR : 0;
     m->q_len++;
     if (m->q_len == 1)
         begin_command(m);
@@ -282,7 +280,7 @@ void resp_server_packet(struct resp_machine *m, const uint8_t *p, size_t avail, 
             mysql_parse_ok(p, avail, &ok);
             result_ok(m, ev, 0, 0);
         } else {
-            m->index = 1;                /* auth switch or more data: the client answers */
+            m->auth_turn = true;         /* auth switch or more data: the client answers */
         }
         return;
     case RS_SINGLE_RAW:

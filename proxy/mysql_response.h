@@ -52,7 +52,6 @@ struct resp_event {
 struct resp_machine {
     uint32_t caps;               /* negotiated: client's & server's */
     uint8_t queue[RESP_QUEUE];   /* commands awaiting a response, oldest first */
-    uint8_t flags[RESP_QUEUE];   /* per command: cursor requested */
     unsigned q_head, q_len;
     bool overflow;               /* lost track after too many pipelined commands */
     enum resp_state state;
@@ -60,6 +59,7 @@ struct resp_machine {
     uint64_t prep_cols;
     uint32_t prep_stmt_id;
     unsigned index;
+    bool auth_turn;              /* COM_CHANGE_USER: the client's next packet is auth data */
     bool server_cont, client_cont;   /* previous packet was 0xffffff long */
 };
 

@@ -523,7 +523,7 @@ static int inspect_up(struct flow *f, void *arg)
                 return 0;
             }
             if (len == 0 || s->resp.client_cont || s->resp.state == RS_INFILE_DATA
-                || (s->resp.state == RS_AUTH && s->resp.index > 0)) {
+                || (s->resp.state == RS_AUTH && s->resp.auth_turn)) {
                 look = 0;
             } else {
                 uint8_t cmd = h[4];

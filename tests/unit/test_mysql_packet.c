@@ -276,7 +276,7 @@ static void test_build_err_round_trip(void)
         uint16_t code;
         const char *sqlstate, *message;
     } cases[] = {
-        { 1, CR_CONN_HOST_ERROR, "HY000", "backend 127.0.0.1:4001 is unreachable: Connection refused" },
+        { 1, DDLP_ER_BACKEND_UNREACHABLE, "08001", "backend 127.0.0.1:4001 is unreachable: Connection refused" },
         { 0, ER_CON_COUNT_ERROR, "08004", "Too many connections" },
         { 2, ER_SECURE_TRANSPORT, NULL, "" },
         { 255, 0xffff, "XY123", "x" },
