@@ -101,11 +101,11 @@ if [ "$need_build" = 1 ]; then
     "$ROOT/docker/build-base-image.sh" builder runtime mariadb etcd || abort "docker/build-base-image.sh failed"
 fi
 
-# The context is streamed as a tar with docker/dockerignore's exclusions, so the
-# test does not depend on a .dockerignore at the repository root.
+# The context is streamed as a tar with .dockerignore's exclusions (the old
+# builder of docker 28 without buildx reads no ignore file from stdin contexts).
 note "building $IMAGE from the working tree"
 build_log="$(mktemp)"
-if (cd "$ROOT" && tar -c --exclude-from=<(grep -v -e '^#' -e '^$' docker/dockerignore) . ) \
+if (cd "$ROOT" && tar -c --exclude-from=<(grep -v -e '^#' -e '^$' .dockerignore) . ) \
     | docker build -q -f docker/Dockerfile -t "$IMAGE" \
         --build-arg BUILDER_IMAGE=ddlproxy-builder:bookworm \
         --build-arg BASE_IMAGE=ddlproxy-runtime:bookworm - > "$build_log" 2>&1; then
