@@ -166,5 +166,15 @@ flat = max(qpp) - min(qpp) < 0.05
 fast = all(r['delay_max'] <= target for r in results)
 print('queries per poll independent of the number of DDLs: %s' % ('yes' if flat else 'NO'))
 print('detection delay <= %d ms (poll interval + 10 ms): %s' % (target, 'yes' if fast else 'NO'))
+# BENCH_SUMMARY=FILE (bench/run-all.sh): name|metric|ddlproxy|baseline_name|baseline|ratio
+if os.environ.get('BENCH_SUMMARY'):
+    with open(os.environ['BENCH_SUMMARY'], 'a') as f:
+        first = results[0]
+        for r in results:
+            f.write('ddl_tracking|queries_per_poll_%dddls|%.3f|%d ddls|%.3f|%.3f\n' % (
+                r['n'], r['queries_per_poll'], first['n'], first['queries_per_poll'],
+                r['queries_per_poll'] / first['queries_per_poll']))
+            f.write('ddl_tracking|detection_delay_max_ms_%dddls|%.1f|poll+10ms|%d|%.3f\n' % (
+                r['n'], r['delay_max'], target, r['delay_max'] / target))
 sys.exit(0 if flat and fast and not any(r['errors'] for r in results) else 1)
 PY

@@ -256,6 +256,22 @@ def main():
             'attributes': {'latency': 50, 'jitter': 0}})
         t = added_delay(targets['toxiproxy'][1], med['toxiproxy']['p50'])
         print('| toxiproxy | %6.3f | %6.3f | %6.3f | %6.3f |' % t)
+    # BENCH_SUMMARY=FILE (bench/run-all.sh): name|metric|ddlproxy|baseline_name|baseline|ratio
+    if os.environ.get('BENCH_SUMMARY'):
+        with open(os.environ['BENCH_SUMMARY'], 'a') as f:
+            def line(metric, a, base, b):
+                f.write('fault_relay|%s|%.3f|%s|%.3f|%.3f\n' % (metric, a, base, b, a / b if b else float('nan')))
+            for other in [n for n in ('direct', 'haproxy', 'socat', 'toxiproxy') if n in med]:
+                for key, metric in (('bulk1', 'mib_s_1conn'), ('bulk16', 'mib_s_16conns'),
+                                    ('p50', 'ping_p50_us'), ('p99', 'ping_p99_us'),
+                                    ('cpu_per_gib', 'cpu_s_per_gib')):
+                    if med[other][key] is not None:
+                        line(metric, med['ddlproxy'][key], other, med[other][key])
+            for i, metric in ((0, 'delay50_added_p50_ms'), (1, 'delay50_added_p99_ms')):
+                if tox_api:
+                    line(metric, d[i], 'toxiproxy', t[i])
+                else:
+                    line(metric, d[i], 'target', 50.0)
     print('\ntargets: ddlproxy >= 1.0x haproxy and >= 2x socat throughput; added delay '
           'within +-0.5 ms of 50 ms at p99')
     ok = (med['ddlproxy']['bulk1'] >= med['haproxy']['bulk1']

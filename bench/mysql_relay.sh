@@ -145,6 +145,16 @@ def main():
             threads, q['ddlproxy'] / q['direct'], p['ddlproxy'] / p['direct'],
             q['ddlproxy'] / q['haproxy'], p['ddlproxy'] / p['haproxy'],
             c['ddlproxy'] / c['haproxy'] if c['haproxy'] else float('nan')))
+    # BENCH_SUMMARY=FILE (bench/run-all.sh): name|metric|ddlproxy|baseline_name|baseline|ratio
+    if os.environ.get('BENCH_SUMMARY'):
+        with open(os.environ['BENCH_SUMMARY'], 'a') as f:
+            for threads in thread_counts:
+                for metric, i, bases in (('qps', 0, ('direct', 'haproxy')), ('p95_ms', 1, ('direct', 'haproxy')),
+                                         ('cpu_us_per_query', 2, ('haproxy',))):
+                    for base in bases:
+                        a, b = med(threads, 'ddlproxy', i), med(threads, base, i)
+                        f.write('mysql_relay|%s_%dthreads|%.2f|%s|%.2f|%.3f\n' % (
+                            metric, threads, a, base, b, a / b if b else float('nan')))
 
 
 try:

@@ -1,6 +1,6 @@
 /* endpoint.c - endpoints, their listeners and the accept path (where
  * refuse / reset / hang_connect faults and connection limits act). */
-#include "config.h"
+#include "conf.h"
 #include "endpoint.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <ev.h>
 
-#include "../proxy/config.h"
+#include "../proxy/conf.h"
 
 #define ENDPOINT_MYSQL "mysql"   /* the MySQL leg's endpoint name, group and member */
 

@@ -2,7 +2,7 @@
  * duration=, del/clear) on libev timers; every change recomputes the effect
  * on the attached connections and tells each one whose effect changed.
  * Parsing lives in fault_spec.c, shaping in shaper.c. */
-#include "config.h"
+#include "conf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <uthash.h>
 
-#include "../proxy/config.h"
 #include "clock.h"
 #include "endpoint.h"
 #include "fault.h"

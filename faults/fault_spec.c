@@ -1,7 +1,7 @@
 /* fault_spec.c - 'fault add' words to a validated struct fault_spec.
  * One table of parameters and one table of actions decide what is accepted,
  * so the error messages can list exactly what is valid. */
-#include "config.h"
+#include "conf.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../proxy/config.h"
+#include "../proxy/conf.h"
 #include "fault.h"
 #include "fault_spec.h"
 

@@ -5,7 +5,7 @@
  * member. The members' answers are weighed with leader_pick (the highest
  * raft term wins, then the majority), because a deposed leader cut off by a
  * partition goes on naming itself for a while. */
-#include "config.h"
+#include "conf.h"
 #include "leader.h"
 
 #include <errno.h>

@@ -12,7 +12,7 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "../proxy/config.h"
+#include "../proxy/conf.h"
 
 #define LEADER_DEFAULT_INTERVAL_MS 1000
 

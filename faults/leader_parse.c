@@ -1,5 +1,4 @@
 /* leader_parse.c - parsing PD/etcd leader answers and mapping them to members. */
-#include "config.h"
 #include "leader_parse.h"
 
 #include <ctype.h>

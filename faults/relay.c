@@ -1,5 +1,4 @@
 /* relay.c - a proxied TCP connection and its faults. */
-#include "config.h"
 #include "relay.h"
 
 #include <errno.h>

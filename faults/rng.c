@@ -1,6 +1,5 @@
 /* rng.c - xoshiro256** (Blackman and Vigna) seeded through splitmix64, and
  * hash-based draws for reproducible per-connection decisions. */
-#include "config.h"
 
 #include <math.h>
 #include <stdint.h>

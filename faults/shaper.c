@@ -2,7 +2,6 @@
  * written" of one relay direction. Bytes are copied into a FIFO of chunks,
  * each stamped with the time it may leave; a token bucket and a slice gate
  * then limit how much of the head may leave at once. Order is never changed. */
-#include "config.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * setup (stale socket detection, 0600, loopback-or-token), the line protocol
  * with pipelining and back-pressure, token authentication, and 'GET /metrics'.
  * What a command does is admin_commands.c's business. */
-#include "config.h"
+#include "conf.h"
 #include "admin.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <ev.h>
 
-#include "config.h"
+#include "conf.h"
 
 #define ADMIN_MAX_CONNECTIONS 128
 

@@ -1,7 +1,6 @@
 /* admin_commands.c - one row per admin command ({name, args, usage, help,
  * handler}) and the handlers, which turn the proxy's own JSON views into
  * replies. Parsing of the words is in admin_line.c; sockets in admin.c. */
-#include "config.h"
 #include "admin_commands.h"
 
 #include <errno.h>

@@ -1,6 +1,5 @@
 /* admin_line.c - line framing, text checks, tokenizer and argument parsing
  * for the admin protocol (see admin_line.h). No sockets, no global state. */
-#include "config.h"
 #include "admin_line.h"
 
 #include <errno.h>

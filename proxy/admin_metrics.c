@@ -1,5 +1,4 @@
 /* admin_metrics.c - renders the stats and endpoint JSON as Prometheus text. */
-#include "config.h"
 #include "admin_metrics.h"
 
 #include <stdbool.h>

@@ -1,5 +1,4 @@
 /* clock.c - time formatting shared by the logs and the admin replies. */
-#include "config.h"
 #include "clock.h"
 
 #include <stdio.h>

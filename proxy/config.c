@@ -1,7 +1,7 @@
 /* config.c - the INI configuration. Every key lives in one table below
  * (section kind, name, type, target field, default, bounds); the file loader,
  * command-line overrides, defaults and the documentation check all use it. */
-#include "config.h"
+#include "conf.h"
 
 #include <ctype.h>
 #include <errno.h>

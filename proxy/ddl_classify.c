@@ -10,7 +10,6 @@
  *   classifier first keywords of a statement -> class, kind, target.
  * Redaction is a token filter over the same lexer, so what the classifier
  * sees as a string is exactly what gets masked. */
-#include "config.h"
 
 #include "ddl_classify.h"
 

@@ -2,7 +2,7 @@
  * A line is written with one write(2) on an O_APPEND descriptor; a failed or
  * short write is undone (ftruncate) and the line waits in a bounded queue that
  * a timer retries, so a full disk delays records instead of losing them. */
-#include "config.h"
+#include "conf.h"
 #include "ddl_log.h"
 #include "clock.h"
 #include "log.h"

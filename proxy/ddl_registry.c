@@ -10,7 +10,7 @@
  *           a short job still gets its id and server times;
  * written   to the latency log, then kept in a bounded finished list.
  * Lists: active (created .. written) and finished; ids in one hash. */
-#include "config.h"
+#include "conf.h"
 #include "ddl_registry.h"
 #include "ddl_log.h"
 #include "ddl_tracker.h"

@@ -4,7 +4,7 @@
  * backoff, and poll failures reported as gaps. It never touches loop-owned
  * objects: the loop hands it a snapshot under tr.lock, it answers through
  * the msgqueue. */
-#include "config.h"
+#include "conf.h"
 #include "ddl_tracker.h"
 #include "tracker_flavor.h"
 #include "clock.h"

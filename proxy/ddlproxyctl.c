@@ -2,7 +2,6 @@
  * command (or one per stdin line), prints the JSON reply as a table or as
  * "key: value" lines (or raw with --json).
  * Exit status: 0 ok, 1 an error reply, 2 cannot connect / no reply / usage. */
-#include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -231,6 +230,16 @@ static char *scalar_text(const json_t *v)
             if ((unsigned char)*p < 0x20)
                 *p = ' ';
         return s;
+    }
+    if (json_is_real(v)) {
+        /* durations in ms: 60000 reads better than 60000.0 */
+        double d = json_real_value(v);
+        char buf[64];
+        if (d == (double)(long long)d && d > -1e15 && d < 1e15)
+            snprintf(buf, sizeof(buf), "%lld", (long long)d);
+        else
+            snprintf(buf, sizeof(buf), "%.12g", d);
+        return strdup(buf);
     }
     return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(12));
 }

@@ -1,5 +1,4 @@
 /* flow.c - the relay engine shared by the MySQL sessions and the endpoint relays. */
-#include "config.h"
 #include "flow.h"
 
 #include <errno.h>

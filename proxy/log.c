@@ -1,5 +1,4 @@
 /* log.c - the main log. Thread-safe: helper threads log too. */
-#include "config.h"
 #include "log.h"
 
 #include <errno.h>

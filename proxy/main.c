@@ -1,5 +1,5 @@
 /* main.c - command line, start-up order, signals and shutdown. */
-#include "config.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <getopt.h>

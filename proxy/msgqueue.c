@@ -1,5 +1,4 @@
 /* msgqueue.c - mutex-protected FIFO drained on the loop through ev_async. */
-#include "config.h"
 #include "msgqueue.h"
 
 #include <pthread.h>

@@ -1,5 +1,4 @@
 /* mysql_handshake.c - connection-phase packets. */
-#include "config.h"
 #include "mysql_handshake.h"
 
 #include <string.h>

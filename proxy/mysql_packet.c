@@ -1,5 +1,4 @@
 /* mysql_packet.c - wire primitives. */
-#include "config.h"
 #include "mysql_packet.h"
 
 #include <stdio.h>

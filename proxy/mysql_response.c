@@ -1,5 +1,4 @@
 /* mysql_response.c - following results packet by packet. */
-#include "config.h"
 #include "mysql_response.h"
 
 #include <string.h>

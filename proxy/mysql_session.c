@@ -4,7 +4,7 @@
  * capability bits of the greeting and the HandshakeResponse, and sequence ids
  * while the two legs differ by an SSLRequest. Everything else is inspected in
  * place (headers, first bytes, statement text) and released unchanged. */
-#include "config.h"
+#include "conf.h"
 #include "mysql_session.h"
 
 #include <ctype.h>

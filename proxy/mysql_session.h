@@ -11,7 +11,7 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "conf.h"
 #include "endpoint.h"
 
 int mysql_sessions_init(struct ev_loop *loop, const struct config *cfg, char *err, size_t errlen);

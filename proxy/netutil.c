@@ -1,5 +1,4 @@
 /* netutil.c - socket helpers. */
-#include "config.h"
 #include "netutil.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 /* stats.c - live counters for the admin socket, gathered from their owners. */
-#include "config.h"
+#include "conf.h"
 #include "stats.h"
 
 #include <time.h>

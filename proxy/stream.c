@@ -1,5 +1,4 @@
 /* stream.c - plain and TLS socket I/O on libev. */
-#include "config.h"
 #include "stream.h"
 
 #include <errno.h>

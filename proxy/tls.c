@@ -1,5 +1,4 @@
 /* tls.c - OpenSSL context setup. */
-#include "config.h"
 #include "tls.h"
 
 #include <stdio.h>

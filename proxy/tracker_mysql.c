@@ -4,7 +4,7 @@
  * "running" with the STATE text as schema_state. MariaDB's STAGE/MAX_STAGE/
  * PROGRESS columns are used when the server has them (found once per
  * connection; MySQL 8 lacks them). */
-#include "config.h"
+#include "conf.h"
 #include "tracker_flavor.h"
 #include "clock.h"
 

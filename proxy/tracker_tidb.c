@@ -4,7 +4,7 @@
  * the largest id seen before the statement was sent, the same db/table, and
  * the same normalized query text. Columns are read by name (7.5 and 8.5
  * differ), times are parsed as UTC (the monitor session is pinned to +00:00). */
-#include "config.h"
+#include "conf.h"
 #include "tracker_flavor.h"
 #include "clock.h"
 #include "log.h"

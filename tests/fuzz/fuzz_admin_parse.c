@@ -9,7 +9,6 @@
  *     -Iproxy tests/fuzz/fuzz_admin_parse.c proxy/admin_line.c -ljansson \
  *     -o fuzz_admin_parse
  *   ./fuzz_admin_parse -max_total_time=60 */
-#include "config.h"
 #include "admin_line.h"
 
 #include <stdint.h>

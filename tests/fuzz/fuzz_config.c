@@ -7,7 +7,7 @@
  *
  * fuzz-sources: proxy/config.c
  * Run through tests/fuzz/run.sh (see tests/fuzz/README.md). */
-#include "config.h"
+#include "conf.h"
 
 #include <stdint.h>
 #include <stdio.h>

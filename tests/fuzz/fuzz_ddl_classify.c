@@ -7,9 +7,8 @@
  *  - sql_redact() returns a string;
  *  - a password placed after IDENTIFIED BY, followed by the input, never survives
  *    redaction (whatever the input does to the quoting after it).
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I<dir with config.h> -Iproxy \
+ * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Iproxy \
  *            tests/fuzz/fuzz_ddl_classify.c proxy/ddl_classify.c -o fuzz_ddl_classify */
-#include "config.h"
 
 #include "ddl_classify.h"
 

@@ -5,7 +5,6 @@
  *     -I<builddir> -Iproxy -Ifaults tests/fuzz/fuzz_fault_spec.c \
  *     faults/fault_spec.c proxy/config.c -ljansson -lm -o fuzz_fault_spec
  *   ./fuzz_fault_spec -max_total_time=60 */
-#include "config.h"
 
 #include <stddef.h>
 #include <stdint.h>

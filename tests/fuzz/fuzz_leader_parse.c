@@ -1,6 +1,6 @@
 /* fuzz_leader_parse.c - libFuzzer target for the PD/etcd answer parsers and
  * the leader -> member mapping. Build and run in a configured build directory
- * (it holds config.h), SRC being the source tree:
+ * (any dir: no generated header is needed), SRC being the source tree:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$SRC/faults \
  *       $SRC/tests/fuzz/fuzz_leader_parse.c $SRC/faults/leader_parse.c \

@@ -14,7 +14,6 @@
  *
  * fuzz-sources: proxy/mysql_handshake.c proxy/mysql_packet.c
  * Run through tests/fuzz/run.sh (see tests/fuzz/README.md). */
-#include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>

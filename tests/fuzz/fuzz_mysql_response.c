@@ -16,7 +16,6 @@
  *
  * fuzz-sources: proxy/mysql_response.c proxy/mysql_packet.c
  * Run through tests/fuzz/run.sh (see tests/fuzz/README.md). */
-#include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,6 +1,5 @@
 /* test_admin_metrics.c - Prometheus text rendering of the stats and
  * endpoint JSON served on 'GET /metrics'. */
-#include "config.h"
 #include "admin_metrics.h"
 
 #include <CUnit/Basic.h>

@@ -1,7 +1,6 @@
 /* test_admin_parse.c - the admin protocol's text layer: line framing, text
  * checks, tokenizer, word joining, argument parsing, command lookup, HTTP
  * request detection. */
-#include "config.h"
 #include "admin_line.h"
 
 #include <CUnit/Basic.h>

@@ -1,5 +1,5 @@
 /* test_config.c - the configuration table, the INI loader and its errors. */
-#include "config.h"
+#include "conf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

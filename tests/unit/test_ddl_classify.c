@@ -1,5 +1,4 @@
 /* test_ddl_classify.c - table-driven tests of the DDL classifier and the redactor. */
-#include "config.h"
 
 #include "ddl_classify.h"
 

@@ -1,6 +1,6 @@
 /* test_ddl_log.c - record fields, phase arithmetic and the JSONL writer
  * (order, one object per line, retry after a write error, reopen). */
-#include "config.h"
+#include "conf.h"
 #include "ddl_log.h"
 #include "log.h"
 

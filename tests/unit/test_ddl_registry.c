@@ -2,7 +2,7 @@
  * observer exactly as a MySQL session would drive it, with tracker reports
  * injected directly (the registry runs detached: no tracker thread). The
  * session side and the fault table are replaced by small fakes here. */
-#include "config.h"
+#include "conf.h"
 #include "ddl_registry.h"
 #include "ddl_log.h"
 #include "tracker_flavor.h"

@@ -1,7 +1,7 @@
 /* test_fault.c - the fault table without sockets: spec parsing, lifecycle on a
  * real libev loop, effect merging, partition, probability, client=CIDR.
  * Endpoints are fakes given to the table through struct fault_env. */
-#include "config.h"
+#include "conf.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <CUnit/Basic.h>
 #include <ev.h>
 
-#include "../proxy/config.h"
+#include "../proxy/conf.h"
 #include "clock.h"
 #include "endpoint.h"
 #include "fault.h"

@@ -1,6 +1,5 @@
 /* test_leader_parse.c - PD/etcd leader answers (captured from real servers),
  * broken answers, URL -> member mapping and the choice among answers. */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

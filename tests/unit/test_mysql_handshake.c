@@ -3,7 +3,6 @@
  * TiDB, their capability rewrite, HandshakeResponse41 / SSLRequest parsing
  * and rewriting, and COM_CHANGE_USER. Parsers always get a heap buffer of
  * exactly the packet's length, so an over-read or over-write fails under ASan. */
-#include "config.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,6 @@
 /* test_mysql_packet.c - wire primitives: headers, length-encoded integers,
  * OK/EOF/ERR parsing and proxy-made ERR packets. Every input is copied into a
  * buffer of exactly its length, so an over-read shows up under ASan. */
-#include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -7,7 +7,6 @@
  * MariaDB 10.11 and libmariadb; the others are built per the protocol docs.
  * Server packets are handed over the way the session does it: a heap buffer of
  * exactly min(len, RESP_INSPECT) bytes, so an over-read fails under ASan. */
-#include "config.h"
 
 #include <stdbool.h>
 #include <stdint.h>

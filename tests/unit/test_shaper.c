@@ -1,5 +1,4 @@
 /* test_shaper.c - the shaper on a simulated clock: what is released when. */
-#include "config.h"
 
 #include <math.h>
 #include <stdint.h>

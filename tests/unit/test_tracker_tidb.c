@@ -1,7 +1,6 @@
 /* test_tracker_tidb.c - TiDB flavor parsing and matching without a server:
  * column layouts of 7.5 and 8.5, time parsing (UTC, both precisions), job
  * type annotations, sub-jobs, query normalization and the match rules. */
-#include "config.h"
 #include "tracker_flavor.h"
 #include "ddl_tracker.h"
 #include "log.h"

@@ -1,7 +1,7 @@
-/* config.h - the configuration: one table of keys per section kind (config.c),
+/* conf.h - the configuration: one table of keys per section kind (config.c),
  * used by file load, --check, command-line overrides and the docs check. */
-#ifndef DDLP_CONFIG_H
-#define DDLP_CONFIG_H
+#ifndef DDLP_CONF_H
+#define DDLP_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
