@@ -125,11 +125,12 @@ for b in $benches; do
     esac
     echo "=== $b ${args[*]}" >&2
     start=$(date +%s)
+    load_start=$(cut -d' ' -f1 /proc/loadavg)
     rows_before=$(wc -l < "$summary")
     BENCH_SUMMARY=$summary timeout 3600 "$here/$b.sh" "${args[@]}" 2>&1 | tee "$logdir/$b.log"
     status=${PIPESTATUS[0]}
     rows=$(( $(wc -l < "$summary") - rows_before ))
-    echo "bench_${b}=status $status, $(( $(date +%s) - start )) s, ${args[*]:-default options}" >> "$meta"
+    echo "bench_${b}=exit status $status, $(( $(date +%s) - start )) s, load average $load_start at its start, ${args[*]:-default options}" >> "$meta"
     if [ "$rows" -eq 0 ]; then
         echo "run-all.sh: $b produced no figures (exit status $status): see $logdir/$b.log" >&2
         failed=1

@@ -15,6 +15,7 @@
 #include "fault.h"
 #include "fault_spec.h"
 #include "leader.h"
+#include "errbuf.h"
 #include "log.h"
 #include "rng.h"
 
@@ -80,17 +81,7 @@ static struct {
 static const struct fault count_all_marker;
 #define COUNT_ALL (&count_all_marker)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* ---- leaders, as reported by discovery ---- */
 
@@ -550,39 +541,39 @@ static int check_target(const struct fault_spec *sp, bool allow_unknown_leader,
     switch (sp->target_kind) {
     case TARGET_ENDPOINT:
         if (!T.env.find(name))
-            return fail(err, errlen, "no endpoint named '%s' (see 'endpoint list')", name);
+            return errorf(err, errlen, "no endpoint named '%s' (see 'endpoint list')", name);
         return 0;
     case TARGET_MEMBER:
         if (!T.env.member_exists(name))
-            return fail(err, errlen, "no member named '%s' (no endpoint has member = %s)",
+            return errorf(err, errlen, "no member named '%s' (no endpoint has member = %s)",
                         name, name);
         return 0;
     case TARGET_GROUP:
         if (!T.env.group_exists(name))
-            return fail(err, errlen, "no group named '%s' (no endpoint has group = %s)",
+            return errorf(err, errlen, "no group named '%s' (no endpoint has group = %s)",
                         name, name);
         return 0;
     case TARGET_LEADER: {
         if (!T.env.group_exists(name))
-            return fail(err, errlen, "no group named '%s' (no endpoint has group = %s)",
+            return errorf(err, errlen, "no group named '%s' (no endpoint has group = %s)",
                         name, name);
         const char *discovery = "?";
         if (T.cfg) {
             const struct group_conf *g = config_group(T.cfg, name);
             if (!g || g->leader == LEADER_NONE)
-                return fail(err, errlen, "leader:%s needs leader discovery: set 'leader = pd' "
+                return errorf(err, errlen, "leader:%s needs leader discovery: set 'leader = pd' "
                             "or 'leader = etcd' in [group %s]", name, name);
             discovery = g->leader == LEADER_PD ? "pd" : "etcd";
         }
         if (!allow_unknown_leader && !current_leader(name))
-            return fail(err, errlen, "leader of %s unknown yet (discovery: %s); retry when "
+            return errorf(err, errlen, "leader of %s unknown yet (discovery: %s); retry when "
                         "'leader %s' shows one", name, discovery, name);
         return 0;
     }
     case TARGET_ALL:
         return 0;
     }
-    return fail(err, errlen, "bad target");
+    return errorf(err, errlen, "bad target");
 }
 
 static struct fault *find_fault(const char *id)
@@ -598,9 +589,9 @@ static int add_fault(int argc, char **argv, bool allow_unknown_leader,
     struct fault_spec spec;
 
     if (!T.ready)
-        return fail(err, errlen, "the fault table is not running");
+        return errorf(err, errlen, "the fault table is not running");
     if (!T.have_env)
-        return fail(err, errlen, "the fault table has no endpoints (faults_set_env not called)");
+        return errorf(err, errlen, "the fault table has no endpoints (faults_set_env not called)");
     if (fault_spec_parse(argc, argv, &spec, err, errlen) != 0)
         return -1;
     if (check_target(&spec, allow_unknown_leader, err, errlen) != 0)
@@ -609,7 +600,7 @@ static int add_fault(int argc, char **argv, bool allow_unknown_leader,
     char id[FAULT_ID_MAX];
     if (spec.name[0]) {
         if (find_fault(spec.name)) {
-            fail(err, errlen, "a fault named '%s' exists already", spec.name);
+            errorf(err, errlen, "a fault named '%s' exists already", spec.name);
             goto fail_spec;
         }
         snprintf(id, sizeof id, "%s", spec.name);
@@ -621,7 +612,7 @@ static int add_fault(int argc, char **argv, bool allow_unknown_leader,
 
     struct fault *f = calloc(1, sizeof *f);
     if (!f) {
-        fail(err, errlen, "out of memory");
+        errorf(err, errlen, "out of memory");
         goto fail_spec;
     }
     snprintf(f->id, sizeof f->id, "%s", id);
@@ -663,7 +654,7 @@ int fault_del(const char *id, char *err, size_t errlen)
 {
     struct fault *f = find_fault(id);
     if (!f)
-        return fail(err, errlen, "no fault with id '%s' (see 'fault list')", id);
+        return errorf(err, errlen, "no fault with id '%s' (see 'fault list')", id);
     end_fault(f, "deleted");
     return 0;
 }
@@ -744,7 +735,7 @@ int faults_add_from_config(const struct config *cfg, char *err, size_t errlen)
         free(argv);
         free(params);
         if (rc != 0) {
-            fail(err, errlen, "%s:%d: [fault %s]: %s", file, fc->line, fc->name, msg);
+            errorf(err, errlen, "%s:%d: [fault %s]: %s", file, fc->line, fc->name, msg);
             /* All or nothing: drop the ones this call added. */
             for (size_t j = 0; j < i; j++) {
                 struct fault *f = find_fault(cfg->faults[j].name);

@@ -2,6 +2,7 @@
  * One table of parameters and one table of actions decide what is accepted,
  * so the error messages can list exactly what is valid. */
 #include "conf.h"
+#include "errbuf.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -82,17 +83,7 @@ bool fault_action_is_accept_only(enum fault_action a)
     return (size_t)a < N_ACTIONS && actions[a].accept_only;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* "ms, jitter, ..." for the parameters in mask, into buf. */
 static const char *list_params(unsigned mask, char *buf, size_t size)
@@ -164,11 +155,11 @@ static int parse_target(const char *word, struct fault_spec *spec, char *err, si
             }
         }
         if (i == sizeof prefixes / sizeof prefixes[0])
-            return fail(err, errlen, "unknown target '%s' (use NAME, member:NAME, "
+            return errorf(err, errlen, "unknown target '%s' (use NAME, member:NAME, "
                         "group:NAME, leader:GROUP or all)", word);
     }
     if (!valid_name(name, sizeof spec->target_name))
-        return fail(err, errlen, "bad target '%s': expected a name of letters, digits, "
+        return errorf(err, errlen, "bad target '%s': expected a name of letters, digits, "
                     "'_', '-' or '.' (at most %zu characters)", word,
                     sizeof spec->target_name - 1);
     snprintf(spec->target_name, sizeof spec->target_name, "%s", name);
@@ -221,14 +212,14 @@ static int parse_bounded_duration(const char *key, const char *v, int64_t min_us
 {
     int64_t us;
     if (v[0] == '-')
-        return fail(err, errlen, "%s=%s: must not be negative", key, v);
+        return errorf(err, errlen, "%s=%s: must not be negative", key, v);
     if (parse_duration_us(v, &us) != 0)
-        return fail(err, errlen, "%s=%s: not a duration (e.g. 250, 250ms, 1.5s, 2m, 100us)",
+        return errorf(err, errlen, "%s=%s: not a duration (e.g. 250, 250ms, 1.5s, 2m, 100us)",
                     key, v);
     if (us < min_us)
-        return fail(err, errlen, "%s=%s: must be at least %lld us", key, v, (long long)min_us);
+        return errorf(err, errlen, "%s=%s: must be at least %lld us", key, v, (long long)min_us);
     if (us > max_us)
-        return fail(err, errlen, "%s=%s: too large (at most %lld s)", key, v,
+        return errorf(err, errlen, "%s=%s: too large (at most %lld s)", key, v,
                     (long long)(max_us / 1000000));
     *out = us;
     return 0;
@@ -239,13 +230,13 @@ static int parse_bounded_size(const char *key, const char *v, int64_t min, int64
 {
     int64_t n;
     if (v[0] == '-')
-        return fail(err, errlen, "%s=%s: must not be negative", key, v);
+        return errorf(err, errlen, "%s=%s: must not be negative", key, v);
     if (parse_size(v, &n) != 0)
-        return fail(err, errlen, "%s=%s: not a size (e.g. 1024, 64k, 1MiB)", key, v);
+        return errorf(err, errlen, "%s=%s: not a size (e.g. 1024, 64k, 1MiB)", key, v);
     if (n < min)
-        return fail(err, errlen, "%s=%s: must be at least %lld", key, v, (long long)min);
+        return errorf(err, errlen, "%s=%s: must be at least %lld", key, v, (long long)min);
     if (n > max)
-        return fail(err, errlen, "%s=%s: too large (at most %lld)", key, v, (long long)max);
+        return errorf(err, errlen, "%s=%s: too large (at most %lld)", key, v, (long long)max);
     *out = n;
     return 0;
 }
@@ -295,18 +286,18 @@ static int parse_param(enum param_id p, const char *key, const char *v,
         else if (strcmp(v, "pareto") == 0)
             spec->distribution = DIST_PARETO;
         else
-            return fail(err, errlen, "distribution=%s: use uniform, normal or pareto", v);
+            return errorf(err, errlen, "distribution=%s: use uniform, normal or pareto", v);
         json_object_set_new(params, key, json_string(v));
         return 0;
     case P_CORRELATION:
         if (parse_fraction(v, &d) != 0 || d < 0.0 || d > 1.0)
-            return fail(err, errlen, "correlation=%s: must be between 0 and 1 (or 0%%..100%%)", v);
+            return errorf(err, errlen, "correlation=%s: must be between 0 and 1 (or 0%%..100%%)", v);
         spec->correlation = d;
         json_object_set_new(params, key, json_real(d));
         return 0;
     case P_PROBABILITY:
         if (parse_fraction(v, &d) != 0 || d < 0.0 || d > 1.0)
-            return fail(err, errlen, "probability=%s: must be between 0 and 1 (or 0%%..100%%)", v);
+            return errorf(err, errlen, "probability=%s: must be between 0 and 1 (or 0%%..100%%)", v);
         spec->probability = d;
         json_object_set_new(params, key, json_real(d));
         return 0;
@@ -314,7 +305,7 @@ static int parse_param(enum param_id p, const char *key, const char *v,
         char buf[64];
         size_t len = strlen(v);
         if (len >= sizeof buf)
-            return fail(err, errlen, "rate=%s: too long", v);
+            return errorf(err, errlen, "rate=%s: too long", v);
         memcpy(buf, v, len + 1);
         if (len > 2 && strcmp(buf + len - 2, "/s") == 0)
             buf[len - 2] = '\0';
@@ -330,7 +321,7 @@ static int parse_param(enum param_id p, const char *key, const char *v,
         else if (strcmp(v, "endpoint") == 0)
             spec->scope_endpoint = true;
         else
-            return fail(err, errlen, "scope=%s: use connection or endpoint", v);
+            return errorf(err, errlen, "scope=%s: use connection or endpoint", v);
         json_object_set_new(params, key, json_string(v));
         return 0;
     case P_BYTES:
@@ -348,16 +339,16 @@ static int parse_param(enum param_id p, const char *key, const char *v,
         /* Microseconds when plain, any duration with a unit. */
         char *end;
         if (v[0] == '-')
-            return fail(err, errlen, "delay_us=%s: must not be negative", v);
+            return errorf(err, errlen, "delay_us=%s: must not be negative", v);
         errno = 0;
         long long plain = strtoll(v, &end, 10);
         if (end != v && *end == '\0' && !errno) {
             n = plain;
         } else if (parse_duration_us(v, &n) != 0) {
-            return fail(err, errlen, "delay_us=%s: not a number of microseconds", v);
+            return errorf(err, errlen, "delay_us=%s: not a number of microseconds", v);
         }
         if (n > MAX_DELAY_US)
-            return fail(err, errlen, "delay_us=%s: too large (at most %lld s)", v,
+            return errorf(err, errlen, "delay_us=%s: too large (at most %lld s)", v,
                         MAX_DELAY_US / 1000000);
         spec->slice_delay_us = (uint32_t)n;
         json_object_set_new(params, key, json_integer(n));
@@ -373,7 +364,7 @@ static int parse_param(enum param_id p, const char *key, const char *v,
         } else if (strcmp(v, "both") == 0) {
             spec->dir[DIR_UP] = spec->dir[DIR_DOWN] = true;
         } else {
-            return fail(err, errlen, "direction=%s: use up, down or both", v);
+            return errorf(err, errlen, "direction=%s: use up, down or both", v);
         }
         return 0;
     case P_DURATION:
@@ -390,7 +381,7 @@ static int parse_param(enum param_id p, const char *key, const char *v,
     case P_FOLLOW: {
         bool b;
         if (parse_bool(v, &b) != 0)
-            return fail(err, errlen, "%s=%s: use true or false", key, v);
+            return errorf(err, errlen, "%s=%s: use true or false", key, v);
         if (p == P_NEW_ONLY)
             spec->new_only = b;
         else
@@ -400,21 +391,21 @@ static int parse_param(enum param_id p, const char *key, const char *v,
     }
     case P_CLIENT:
         if (fault_cidr_parse(v, &spec->client) != 0)
-            return fail(err, errlen, "client=%s: not an address or CIDR "
+            return errorf(err, errlen, "client=%s: not an address or CIDR "
                         "(e.g. 10.0.0.0/8, 127.0.0.2, fd00::/8)", v);
         spec->has_client = true;
         json_object_set_new(params, key, json_string(v));
         return 0;
     case P_NAME:
         if (!valid_name(v, sizeof spec->name))
-            return fail(err, errlen, "name=%s: use letters, digits, '_', '-' or '.' "
+            return errorf(err, errlen, "name=%s: use letters, digits, '_', '-' or '.' "
                         "(at most %zu characters)", v, sizeof spec->name - 1);
         snprintf(spec->name, sizeof spec->name, "%s", v);
         return 0;
     case P_COUNT:
         break;
     }
-    return fail(err, errlen, "internal error: parameter %s", key);
+    return errorf(err, errlen, "internal error: parameter %s", key);
 }
 
 static int append_text(struct fault_spec *spec, const char *word, char *err, size_t errlen)
@@ -423,7 +414,7 @@ static int append_text(struct fault_spec *spec, const char *word, char *err, siz
     int n = snprintf(spec->params_text + used, sizeof spec->params_text - used, "%s%s",
                      used ? " " : "", word);
     if (n < 0 || (size_t)n >= sizeof spec->params_text - used)
-        return fail(err, errlen, "parameters too long (at most %zu characters)",
+        return errorf(err, errlen, "parameters too long (at most %zu characters)",
                     sizeof spec->params_text - 1);
     return 0;
 }
@@ -433,7 +424,7 @@ static int parse_words(int argc, char **argv, struct fault_spec *spec, char *err
     char list[256];
 
     if (argc < 2)
-        return fail(err, errlen, "usage: fault add TARGET ACTION [key=value ...]");
+        return errorf(err, errlen, "usage: fault add TARGET ACTION [key=value ...]");
     if (parse_target(argv[0], spec, err, errlen) != 0)
         return -1;
 
@@ -442,7 +433,7 @@ static int parse_words(int argc, char **argv, struct fault_spec *spec, char *err
         if (strcmp(argv[1], actions[a].name) == 0)
             break;
     if (a == N_ACTIONS)
-        return fail(err, errlen, "unknown action '%s' (valid: %s)", argv[1],
+        return errorf(err, errlen, "unknown action '%s' (valid: %s)", argv[1],
                     list_actions(list, sizeof list));
     spec->action = (enum fault_action)a;
     const struct action_def *def = &actions[a];
@@ -457,7 +448,7 @@ static int parse_words(int argc, char **argv, struct fault_spec *spec, char *err
         const char *word = argv[i];
         const char *eq = strchr(word, '=');
         if (!eq || eq == word)
-            return fail(err, errlen, "expected key=value, got '%s'", word);
+            return errorf(err, errlen, "expected key=value, got '%s'", word);
         size_t klen = (size_t)(eq - word);
         const char *value = eq + 1;
         int p;
@@ -465,15 +456,15 @@ static int parse_words(int argc, char **argv, struct fault_spec *spec, char *err
             if (strlen(param_names[p]) == klen && strncmp(word, param_names[p], klen) == 0)
                 break;
         if (p == P_COUNT)
-            return fail(err, errlen, "%s: unknown parameter '%.*s' (valid: %s)", def->name,
+            return errorf(err, errlen, "%s: unknown parameter '%.*s' (valid: %s)", def->name,
                         (int)klen, word, list_params(shown, list, sizeof list));
         if (!(allowed & BIT(p)))
-            return fail(err, errlen, "%s: parameter '%s' does not apply (valid: %s)",
+            return errorf(err, errlen, "%s: parameter '%s' does not apply (valid: %s)",
                         def->name, param_names[p], list_params(shown, list, sizeof list));
         if (given & BIT(p))
-            return fail(err, errlen, "parameter '%s' given twice", param_names[p]);
+            return errorf(err, errlen, "parameter '%s' given twice", param_names[p]);
         if (*value == '\0')
-            return fail(err, errlen, "%s: empty value", param_names[p]);
+            return errorf(err, errlen, "%s: empty value", param_names[p]);
         given |= BIT(p);
         if (parse_param((enum param_id)p, param_names[p], value, spec, err, errlen) != 0)
             return -1;
@@ -483,19 +474,19 @@ static int parse_words(int argc, char **argv, struct fault_spec *spec, char *err
 
     unsigned missing = def->required & ~given;
     if (missing)
-        return fail(err, errlen, "%s needs %s", def->name,
+        return errorf(err, errlen, "%s needs %s", def->name,
                     list_params(missing, list, sizeof list));
     if (spec->action == FAULT_CLOSE_AFTER) {
         bool bytes = given & BIT(P_BYTES), ms = given & BIT(P_MS);
         if (bytes == ms)
-            return fail(err, errlen, "close_after needs exactly one of bytes=N or ms=N");
+            return errorf(err, errlen, "close_after needs exactly one of bytes=N or ms=N");
         if (ms && (given & BIT(P_DIRECTION)))
-            return fail(err, errlen, "close_after: direction applies to bytes=N only");
+            return errorf(err, errlen, "close_after: direction applies to bytes=N only");
     }
     if ((given & (BIT(P_DISTRIBUTION) | BIT(P_CORRELATION))) && spec->jitter_us == 0)
-        return fail(err, errlen, "delay: distribution and correlation need jitter=N");
+        return errorf(err, errlen, "delay: distribution and correlation need jitter=N");
     if ((given & BIT(P_FOLLOW)) && spec->target_kind != TARGET_LEADER)
-        return fail(err, errlen, "follow applies to leader:GROUP targets only");
+        return errorf(err, errlen, "follow applies to leader:GROUP targets only");
     if (given & BIT(P_DIRECTION)) {
         const char *d = spec->dir[DIR_UP] ? (spec->dir[DIR_DOWN] ? "both" : "up") : "down";
         json_object_set_new(spec->params, "direction", json_string(d));
@@ -512,7 +503,7 @@ int fault_spec_parse(int argc, char **argv, struct fault_spec *spec, char *err, 
     spec->close_after_us = -1;
     spec->params = json_object();
     if (!spec->params)
-        return fail(err, errlen, "out of memory");
+        return errorf(err, errlen, "out of memory");
     if (parse_words(argc, argv, spec, err, errlen) != 0) {
         fault_spec_free(spec);
         return -1;

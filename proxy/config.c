@@ -2,6 +2,7 @@
  * (section kind, name, type, target field, default, bounds); the file loader,
  * command-line overrides, defaults and the documentation check all use it. */
 #include "conf.h"
+#include "errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -79,38 +80,14 @@ static const struct key_def key_table[] = {
 
 /* ---- value parsers ---- */
 
-int parse_duration_us(const char *s, int64_t *us)
-{
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !isfinite(v) || v < 0)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
+struct unit {
+    const char *suffix;
     double mult;
-    if (*end == '\0' || strcmp(end, "ms") == 0)
-        mult = 1e3;
-    else if (strcmp(end, "us") == 0)
-        mult = 1;
-    else if (strcmp(end, "s") == 0)
-        mult = 1e6;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mult = 60e6;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600e6;
-    else
-        return -1;
-    double r = v * mult;
-    if (r > 9.2e18)
-        return -1;
-    *us = (int64_t)llround(r);
-    return 0;
-}
+};
 
-int parse_size(const char *s, int64_t *bytes)
+/* A non-negative number followed by one of the units (case-insensitive),
+ * scaled and rounded; the first unit is the default for a bare number. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n_units, int64_t *out)
 {
     if (!s || !*s)
         return -1;
@@ -121,21 +98,35 @@ int parse_size(const char *s, int64_t *bytes)
         return -1;
     while (isspace((unsigned char)*end))
         end++;
-    static const struct { const char *suffix; double mult; } units[] = {
-        { "", 1 }, { "b", 1 }, { "k", 1024 }, { "kb", 1e3 }, { "kib", 1024 },
-        { "m", 1048576 }, { "mb", 1e6 }, { "mib", 1048576 },
-        { "g", 1073741824 }, { "gb", 1e9 }, { "gib", 1073741824 },
-    };
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    for (size_t i = 0; i < n_units; i++) {
         if (strcasecmp(end, units[i].suffix) == 0) {
             double r = v * units[i].mult;
             if (r > 9.2e18)
                 return -1;
-            *bytes = (int64_t)llround(r);
+            *out = (int64_t)llround(r);
             return 0;
         }
     }
     return -1;
+}
+
+int parse_duration_us(const char *s, int64_t *us)
+{
+    static const struct unit units[] = {
+        { "", 1e3 }, { "ms", 1e3 }, { "us", 1 }, { "s", 1e6 },
+        { "m", 60e6 }, { "min", 60e6 }, { "h", 3600e6 },
+    };
+    return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), us);
+}
+
+int parse_size(const char *s, int64_t *bytes)
+{
+    static const struct unit units[] = {
+        { "", 1 }, { "b", 1 }, { "k", 1024 }, { "kb", 1e3 }, { "kib", 1024 },
+        { "m", 1048576 }, { "mb", 1e6 }, { "mib", 1048576 },
+        { "g", 1073741824 }, { "gb", 1e9 }, { "gib", 1073741824 },
+    };
+    return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), bytes);
 }
 
 /* host:port, [v6]:port or *:port; the port must be 1..65535. */
@@ -153,15 +144,6 @@ static int check_addr(const char *s)
     return 0;
 }
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Parses value into base+def->offset. why gets the reason on failure. */
 static int set_value(void *base, const struct key_def *def, const char *value,
@@ -172,7 +154,7 @@ static int set_value(void *base, const struct key_def *def, const char *value,
     switch (def->type) {
     case KT_ADDR:
         if (*value && check_addr(value) != 0) {
-            errf(why, whylen, "'%s' is not HOST:PORT with a port 1-65535", value);
+            errorf(why, whylen, "'%s' is not HOST:PORT with a port 1-65535", value);
             return -1;
         }
         /* fall through */
@@ -187,7 +169,7 @@ static int set_value(void *base, const struct key_def *def, const char *value,
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end) {
-            errf(why, whylen, "'%s' is not a whole number", value);
+            errorf(why, whylen, "'%s' is not a whole number", value);
             return -1;
         }
         n = v;
@@ -196,7 +178,7 @@ static int set_value(void *base, const struct key_def *def, const char *value,
     case KT_DURATION_MS: {
         int64_t us;
         if (parse_duration_us(value, &us) != 0) {
-            errf(why, whylen, "'%s' is not a duration (e.g. 250, 250ms, 1.5s, 2m)", value);
+            errorf(why, whylen, "'%s' is not a duration (e.g. 250, 250ms, 1.5s, 2m)", value);
             return -1;
         }
         n = us / 1000;
@@ -204,7 +186,7 @@ static int set_value(void *base, const struct key_def *def, const char *value,
     }
     case KT_SIZE:
         if (parse_size(value, &n) != 0) {
-            errf(why, whylen, "'%s' is not a size (e.g. 4096, 64KiB, 1MiB)", value);
+            errorf(why, whylen, "'%s' is not a size (e.g. 4096, 64KiB, 1MiB)", value);
             return -1;
         }
         break;
@@ -221,12 +203,12 @@ static int set_value(void *base, const struct key_def *def, const char *value,
                 strncat(list, i ? " | " : "", sizeof(list) - strlen(list) - 1);
                 strncat(list, def->choices[i], sizeof(list) - strlen(list) - 1);
             }
-            errf(why, whylen, "'%s' is not one of %s", value, list);
+            errorf(why, whylen, "'%s' is not one of %s", value, list);
         }
         return -1;
     }
     if (n < def->min || n > def->max) {
-        errf(why, whylen, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, n, def->min, def->max);
+        errorf(why, whylen, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, n, def->min, def->max);
         return -1;
     }
     *(int64_t *)field = n;
@@ -337,18 +319,18 @@ static int open_section(struct config *cfg, char *header, enum section_kind *kin
     int named = strcmp(header, "group") == 0 || strcmp(header, "endpoint") == 0
                 || strcmp(header, "fault") == 0;
     if (!named) {
-        errf(why, whylen, "unknown section [%s%s%s] (known: proxy, admin, tracker, group NAME, endpoint NAME, fault NAME)",
+        errorf(why, whylen, "unknown section [%s%s%s] (known: proxy, admin, tracker, group NAME, endpoint NAME, fault NAME)",
              header, name ? " " : "", name ? name : "");
         return -1;
     }
     if (!name || !valid_name(name)) {
-        errf(why, whylen, "section [%s] needs a NAME of letters, digits, '-', '_' or '.'", header);
+        errorf(why, whylen, "section [%s] needs a NAME of letters, digits, '-', '_' or '.'", header);
         return -1;
     }
     if (strcmp(header, "group") == 0) {
         for (size_t i = 0; i < cfg->n_groups; i++)
             if (strcmp(cfg->groups[i].name, name) == 0) {
-                errf(why, whylen, "[group %s] is defined twice (first at line %d)", name, cfg->groups[i].line);
+                errorf(why, whylen, "[group %s] is defined twice (first at line %d)", name, cfg->groups[i].line);
                 return -1;
             }
         GROW(cfg->groups, cfg->n_groups);
@@ -360,11 +342,11 @@ static int open_section(struct config *cfg, char *header, enum section_kind *kin
     } else if (strcmp(header, "endpoint") == 0) {
         for (size_t i = 0; i < cfg->n_endpoints; i++)
             if (strcmp(cfg->endpoints[i].name, name) == 0) {
-                errf(why, whylen, "[endpoint %s] is defined twice (first at line %d)", name, cfg->endpoints[i].line);
+                errorf(why, whylen, "[endpoint %s] is defined twice (first at line %d)", name, cfg->endpoints[i].line);
                 return -1;
             }
         if (strcmp(name, "mysql") == 0) {
-            errf(why, whylen, "endpoint name 'mysql' is reserved for the MySQL leg ([proxy] listen/backend)");
+            errorf(why, whylen, "endpoint name 'mysql' is reserved for the MySQL leg ([proxy] listen/backend)");
             return -1;
         }
         GROW(cfg->endpoints, cfg->n_endpoints);
@@ -376,7 +358,7 @@ static int open_section(struct config *cfg, char *header, enum section_kind *kin
     } else {
         for (size_t i = 0; i < cfg->n_faults; i++)
             if (strcmp(cfg->faults[i].name, name) == 0) {
-                errf(why, whylen, "[fault %s] is defined twice (first at line %d)", name, cfg->faults[i].line);
+                errorf(why, whylen, "[fault %s] is defined twice (first at line %d)", name, cfg->faults[i].line);
                 return -1;
             }
         GROW(cfg->faults, cfg->n_faults);
@@ -394,11 +376,11 @@ static int set_fault_key(struct fault_conf *f, const char *key, const char *valu
                          char *why, size_t whylen)
 {
     if (!*value) {
-        errf(why, whylen, "needs a value");
+        errorf(why, whylen, "needs a value");
         return -1;
     }
     if (strchr(value, ' ') || strchr(value, '\t')) {
-        errf(why, whylen, "value '%s' must be one word", value);
+        errorf(why, whylen, "value '%s' must be one word", value);
         return -1;
     }
     if (strcmp(key, "target") == 0 || strcmp(key, "action") == 0) {
@@ -408,7 +390,7 @@ static int set_fault_key(struct fault_conf *f, const char *key, const char *valu
         return 0;
     }
     if (strcmp(key, "name") == 0) {
-        errf(why, whylen, "the fault's name is the section's: [fault NAME]");
+        errorf(why, whylen, "the fault's name is the section's: [fault NAME]");
         return -1;
     }
     size_t need = strlen(f->params) + strlen(key) + strlen(value) + 3;
@@ -425,7 +407,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     free(cfg->path);
@@ -439,7 +421,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     while (fgets(raw, sizeof(raw), fp)) {
         line++;
         if (!strchr(raw, '\n') && !feof(fp)) {
-            errf(err, errlen, "%s:%d: line longer than %zu bytes", path, line, sizeof(raw) - 2);
+            errorf(err, errlen, "%s:%d: line longer than %zu bytes", path, line, sizeof(raw) - 2);
             rc = -1;
             break;
         }
@@ -449,13 +431,13 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         if (*s == '[') {
             char *close = strchr(s, ']');
             if (!close || trim(close + 1)[0] != '\0') {
-                errf(err, errlen, "%s:%d: malformed section header '%s'", path, line, s);
+                errorf(err, errlen, "%s:%d: malformed section header '%s'", path, line, s);
                 rc = -1;
                 break;
             }
             *close = '\0';
             if (open_section(cfg, trim(s + 1), &kind, line, why, sizeof(why)) != 0) {
-                errf(err, errlen, "%s:%d: %s", path, line, why);
+                errorf(err, errlen, "%s:%d: %s", path, line, why);
                 rc = -1;
                 break;
             }
@@ -465,7 +447,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         }
         char *eq = strchr(s, '=');
         if (!eq) {
-            errf(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, line, s);
+            errorf(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, line, s);
             rc = -1;
             break;
         }
@@ -474,13 +456,13 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         strip_inline_comment(eq + 1);
         char *value = unquote(trim(eq + 1));
         if (kind == SEC_NONE) {
-            errf(err, errlen, "%s:%d: key '%s' outside any section", path, line, key);
+            errorf(err, errlen, "%s:%d: key '%s' outside any section", path, line, key);
             rc = -1;
             break;
         }
         if (kind == SEC_FAULT) {
             if (set_fault_key(&cfg->faults[cfg->n_faults - 1], key, value, why, sizeof(why)) != 0) {
-                errf(err, errlen, "%s:%d: key '%s': %s", path, line, key, why);
+                errorf(err, errlen, "%s:%d: key '%s': %s", path, line, key, why);
                 rc = -1;
                 break;
             }
@@ -488,7 +470,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         }
         const struct key_def *def = find_key(kind_name, key);
         if (!def) {
-            errf(err, errlen, "%s:%d: key '%s': unknown in [%s]", path, line, key, kind_name);
+            errorf(err, errlen, "%s:%d: key '%s': unknown in [%s]", path, line, key, kind_name);
             rc = -1;
             break;
         }
@@ -498,13 +480,13 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         else if (kind == SEC_ENDPOINT)
             base = &cfg->endpoints[cfg->n_endpoints - 1];
         if (set_value(base, def, value, why, sizeof(why)) != 0) {
-            errf(err, errlen, "%s:%d: key '%s': %s", path, line, key, why);
+            errorf(err, errlen, "%s:%d: key '%s': %s", path, line, key, why);
             rc = -1;
             break;
         }
     }
     if (rc == 0 && ferror(fp)) {
-        errf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        errorf(err, errlen, "%s: read error: %s", path, strerror(errno));
         rc = -1;
     }
     fclose(fp);
@@ -519,7 +501,7 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
     if (dot) {
         size_t n = (size_t)(dot - key);
         if (n >= sizeof(section)) {
-            errf(err, errlen, "unknown key '%s'", key);
+            errorf(err, errlen, "unknown key '%s'", key);
             return -1;
         }
         memcpy(section, key, n);
@@ -528,12 +510,12 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
     }
     const struct key_def *def = find_key(section, name);
     if (!def || strcmp(section, "group") == 0 || strcmp(section, "endpoint") == 0) {
-        errf(err, errlen, "unknown key '%s'", key);
+        errorf(err, errlen, "unknown key '%s'", key);
         return -1;
     }
     char why[256];
     if (set_value(cfg, def, value, why, sizeof(why)) != 0) {
-        errf(err, errlen, "--%s: %s", name, why);
+        errorf(err, errlen, "--%s: %s", name, why);
         return -1;
     }
     return 0;
@@ -551,11 +533,11 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
     const char *file = cfg->path ? cfg->path : "(command line)";
     if (!cfg->listen || !cfg->backend) {
-        errf(err, errlen, "%s: [proxy] listen and backend are required", file);
+        errorf(err, errlen, "%s: [proxy] listen and backend are required", file);
         return -1;
     }
     if (!!cfg->tls_cert != !!cfg->tls_key) {
-        errf(err, errlen, "%s: [proxy] tls_cert and tls_key must be set together", file);
+        errorf(err, errlen, "%s: [proxy] tls_cert and tls_key must be set together", file);
         return -1;
     }
     for (size_t i = 0; i < cfg->n_endpoints; i++) {
@@ -563,17 +545,17 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
         const char *missing = !e->listen ? "listen" : !e->upstream ? "upstream"
                               : !e->group ? "group" : NULL;
         if (missing) {
-            errf(err, errlen, "%s:%d: [endpoint %s] key '%s' is required", file, e->line, e->name, missing);
+            errorf(err, errlen, "%s:%d: [endpoint %s] key '%s' is required", file, e->line, e->name, missing);
             return -1;
         }
         if (strcmp(e->listen, cfg->listen) == 0) {
-            errf(err, errlen, "%s:%d: [endpoint %s] key 'listen': %s is already the MySQL listener",
+            errorf(err, errlen, "%s:%d: [endpoint %s] key 'listen': %s is already the MySQL listener",
                  file, e->line, e->name, e->listen);
             return -1;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->endpoints[j].listen, e->listen) == 0) {
-                errf(err, errlen, "%s:%d: [endpoint %s] key 'listen': %s is also used by [endpoint %s]",
+                errorf(err, errlen, "%s:%d: [endpoint %s] key 'listen': %s is also used by [endpoint %s]",
                      file, e->line, e->name, e->listen, cfg->endpoints[j].name);
                 return -1;
             }
@@ -585,7 +567,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
             if (strcmp(cfg->endpoints[j].group, g->name) == 0 && cfg->endpoints[j].role == ROLE_CLIENT)
                 members++;
         if (g->leader != LEADER_NONE && members == 0) {
-            errf(err, errlen, "%s:%d: [group %s] key 'leader': the group has no client-role endpoint to ask",
+            errorf(err, errlen, "%s:%d: [group %s] key 'leader': the group has no client-role endpoint to ask",
                  file, g->line, g->name);
             return -1;
         }
@@ -593,7 +575,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->n_faults; i++) {
         const struct fault_conf *f = &cfg->faults[i];
         if (!f->target || !f->action) {
-            errf(err, errlen, "%s:%d: [fault %s] key '%s' is required", file, f->line, f->name,
+            errorf(err, errlen, "%s:%d: [fault %s] key '%s' is required", file, f->line, f->name,
                  !f->target ? "target" : "action");
             return -1;
         }

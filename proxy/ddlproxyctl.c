@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "admin_line.h"
+#include "netutil.h"
 
 #define EXIT_ERROR_REPLY 1
 #define EXIT_TROUBLE     2
@@ -94,23 +95,16 @@ static int connect_unix(const char *path, char *err, size_t errlen)
 static int connect_tcp(const char *hostport, int timeout_ms, char *err, size_t errlen)
 {
     char host[256];
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host) || colon[1] == '\0') {
+    const char *port;
+    const char *node = net_split_hostport(hostport, host, sizeof(host), &port);
+    if (!node || !*node) {
         snprintf(err, errlen, "not HOST:PORT");
         return -1;
-    }
-    size_t hlen = (size_t)(colon - hostport);
-    memcpy(host, hostport, hlen);
-    host[hlen] = '\0';
-    const char *node = host;
-    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        host[hlen - 1] = '\0';
-        node = host + 1;
     }
 
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
     struct addrinfo *res;
-    int rc = getaddrinfo(node, colon + 1, &hints, &res);
+    int rc = getaddrinfo(node, port, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "%s", gai_strerror(rc));
         return -1;

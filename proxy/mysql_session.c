@@ -477,25 +477,36 @@ static bool pass_packet_rest(struct flow *f, uint32_t *left)
     return *left == 0;
 }
 
+/* Moves past the rest of the current packet and returns the next packet's
+ * header, or NULL when the flow must wait (f->need says for what) or stop. */
+static uint8_t *next_packet(struct mysql_session *s, struct flow *f, uint32_t *left, uint32_t *len)
+{
+    if (f->held || s->relay.state == RELAY_CLOSED)
+        return NULL;
+    if (!pass_packet_rest(f, left))
+        return NULL;
+    if (s->phase == PH_RAW) {
+        f->scanned = f->tail;
+        return NULL;
+    }
+    if (f->tail - f->scanned < 4) {
+        f->need = 4;
+        return NULL;
+    }
+    uint8_t *h = f->buf + f->scanned;
+    *len = mysql_payload_len(h);
+    return h;
+}
+
 static int inspect_up(struct flow *f, void *arg)
 {
     struct mysql_session *s = arg;
     for (;;) {
-        if (f->held || s->relay.state == RELAY_CLOSED)
+        uint32_t len;
+        uint8_t *h = next_packet(s, f, &s->up_left, &len);
+        if (!h)
             return 0;
-        if (!pass_packet_rest(f, &s->up_left))
-            return 0;
-        if (s->phase == PH_RAW) {
-            f->scanned = f->tail;
-            return 0;
-        }
         size_t avail = f->tail - f->scanned;
-        if (avail < 4) {
-            f->need = 4;
-            return 0;
-        }
-        uint8_t *h = f->buf + f->scanned;
-        uint32_t len = mysql_payload_len(h);
         size_t look;                    /* payload bytes to look at before releasing */
 
         switch (s->phase) {
@@ -620,21 +631,11 @@ static int inspect_down(struct flow *f, void *arg)
 {
     struct mysql_session *s = arg;
     for (;;) {
-        if (f->held || s->relay.state == RELAY_CLOSED)
+        uint32_t len;
+        uint8_t *h = next_packet(s, f, &s->down_left, &len);
+        if (!h)
             return 0;
-        if (!pass_packet_rest(f, &s->down_left))
-            return 0;
-        if (s->phase == PH_RAW) {
-            f->scanned = f->tail;
-            return 0;
-        }
         size_t avail = f->tail - f->scanned;
-        if (avail < 4) {
-            f->need = 4;
-            return 0;
-        }
-        uint8_t *h = f->buf + f->scanned;
-        uint32_t len = mysql_payload_len(h);
         size_t look;
         if (s->phase == PH_GREETING) {
             if (len > HANDSHAKE_MAX_PACKET) {

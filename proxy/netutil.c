@@ -11,22 +11,31 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *net_split_hostport(const char *hostport, char *host, size_t hostlen, const char **port)
+{
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon[1] == '\0' || (size_t)(colon - hostport) >= hostlen)
+        return NULL;
+    size_t hlen = (size_t)(colon - hostport);
+    memcpy(host, hostport, hlen);
+    host[hlen] = '\0';
+    *port = colon + 1;
+    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+        host[hlen - 1] = '\0';
+        return host + 1;
+    }
+    return host;
+}
+
 int net_resolve(const char *hostport, bool passive, struct sockaddr_storage *out,
                 socklen_t *outlen, char *err, size_t errlen)
 {
     char host[256];
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || (size_t)(colon - hostport) >= sizeof(host)) {
+    const char *port;
+    const char *node = net_split_hostport(hostport, host, sizeof(host), &port);
+    if (!node) {
         snprintf(err, errlen, "'%s' is not HOST:PORT", hostport);
         return -1;
-    }
-    size_t hlen = (size_t)(colon - hostport);
-    memcpy(host, hostport, hlen);
-    host[hlen] = '\0';
-    const char *node = host;
-    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        host[hlen - 1] = '\0';
-        node = host + 1;
     }
     if (strcmp(node, "*") == 0 || *node == '\0')
         node = NULL;
@@ -35,7 +44,7 @@ int net_resolve(const char *hostport, bool passive, struct sockaddr_storage *out
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = passive ? AI_PASSIVE : 0;
-    int rc = getaddrinfo(node, colon + 1, &hints, &res);
+    int rc = getaddrinfo(node, port, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "cannot resolve '%s': %s", hostport, gai_strerror(rc));
         return -1;

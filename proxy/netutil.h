@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+/* Splits "host:port" / "[v6]:port" into host (brackets removed; the returned
+ * pointer is within host) and *port. NULL if it is not of that form. */
+const char *net_split_hostport(const char *hostport, char *host, size_t hostlen, const char **port);
 /* Resolves "host:port", "[v6]:port" or "*:port" (numeric or names; blocking:
  * start-up only). passive: for bind. */
 int net_resolve(const char *hostport, bool passive, struct sockaddr_storage *out,

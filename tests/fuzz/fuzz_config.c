@@ -5,7 +5,7 @@
  * must be a clean one: a non-empty message naming the file, no crash, and
  * config_free must release everything (LeakSanitizer checks each input).
  *
- * fuzz-sources: proxy/config.c
+ * fuzz-sources: proxy/config.c proxy/errbuf.c
  * Run through tests/fuzz/run.sh (see tests/fuzz/README.md). */
 #include "conf.h"
 

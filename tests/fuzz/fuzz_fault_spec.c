@@ -3,7 +3,7 @@
  * Build (from the source tree):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=c11 \
  *     -I<builddir> -Iproxy -Ifaults tests/fuzz/fuzz_fault_spec.c \
- *     faults/fault_spec.c proxy/config.c -ljansson -lm -o fuzz_fault_spec
+ *     faults/fault_spec.c proxy/config.c proxy/errbuf.c -ljansson -lm -o fuzz_fault_spec
  *   ./fuzz_fault_spec -max_total_time=60 */
 
 #include <stddef.h>

@@ -55,7 +55,7 @@ target_info() {   # NAME FIELD -> value
         fuzz_admin_parse:sources)  echo "proxy/admin_line.c" ;;
         fuzz_admin_parse:libs)     echo "-ljansson" ;;
         fuzz_ddl_classify:sources) echo "proxy/ddl_classify.c" ;;
-        fuzz_fault_spec:sources)   echo "faults/fault_spec.c proxy/config.c" ;;
+        fuzz_fault_spec:sources)   echo "faults/fault_spec.c proxy/config.c proxy/errbuf.c" ;;
         fuzz_fault_spec:libs)      echo "-ljansson -lm" ;;
         fuzz_leader_parse:sources) echo "faults/leader_parse.c" ;;
         fuzz_leader_parse:libs)    echo "-ljansson -lcurl" ;;
