@@ -13,6 +13,11 @@ idle_connections
     cannot be raised (no CAP_SYS_RESOURCE) the count is what it allows:
     (hard limit - 300) / 2, e.g. 9850 under a 20 000 limit.
 
+fd_exhaustion
+    The proxy's fd limit lowered to 64 (prlimit) and 64 clients: it does not
+    crash or spin; clients beyond the limit are closed at once, not left
+    hanging; the others are relayed; a new client is served afterwards.
+
 slowloris_does_not_starve_others
     200 clients trickle one byte per second: half a HandshakeResponse, half
     (after a real login) a COM_QUERY. Meanwhile a healthy client's SELECT 1
@@ -35,13 +40,14 @@ import os
 import resource
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MariaDB, Proxy, Skip, check, check_eq, free_port, run_tests,  # noqa: E402
-                     slow, wait_for)
+from harness import (MariaDB, Proxy, Skip, TestFailure, check, check_eq, free_port,  # noqa: E402
+                     run_tests, slow, wait_for)
 import fake_server as wire  # noqa: E402
 
 IDLE_CONNECTIONS = int(os.environ.get('LIMITS_IDLE_CONNECTIONS') or 10000)
@@ -50,6 +56,7 @@ SLOWLORIS = 200
 SLOWLORIS_SECONDS = 8
 HEALTHY_LATENCY_BOUND_S = 0.2
 NOFILE_WANTED = 65536
+EXHAUSTION_FDS = 64                 # the proxy's fd limit in fd_exhaustion
 FD_RESERVE = 300                    # fds of the proxy and of this process besides the relays
 COM_QUERY = 0x03
 MAX_PAYLOAD = 0xFFFFFF
@@ -231,6 +238,68 @@ def test_idle_connections():
 
 
 test_idle_connections.timeout = 300
+
+
+def cpu_seconds(pid):
+    fields = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def test_fd_exhaustion():
+    """The proxy at its fd limit: no crash, no spin, no hung client, recovery after."""
+    upstream = EchoUpstream()
+    clients = []
+    try:
+        port = free_port()
+        addr = ('127.0.0.1', int(port))
+        with Proxy('127.0.0.1:1', name='limits-fds', config={
+                'endpoint idle': {'group': 'sink', 'member': 'sink1', 'role': 'client',
+                                  'listen': '127.0.0.1:%d' % port,
+                                  'upstream': '127.0.0.1:%d' % upstream.port}}) as px:
+            port.release()
+            res = subprocess.run(['prlimit', '--pid', str(px.pid), '--nofile=%d:%d'
+                                  % (EXHAUSTION_FDS, EXHAUSTION_FDS)], capture_output=True, text=True)
+            if res.returncode != 0:
+                raise Skip('prlimit on the proxy failed: %s' % res.stderr.strip())
+            for _ in range(EXHAUSTION_FDS):
+                clients.append(socket.create_connection(addr, timeout=5))
+            time.sleep(1)
+            cpu0 = cpu_seconds(px.pid)
+            time.sleep(2)
+            spin = cpu_seconds(px.pid) - cpu0
+            echoed = closed = 0
+            for s in clients:
+                s.settimeout(slow(2))
+                try:
+                    s.sendall(b'x')
+                    got = s.recv(1)
+                except (ConnectionResetError, BrokenPipeError):
+                    got = b''
+                except socket.timeout:
+                    raise TestFailure('a client at the fd limit hangs (neither served nor closed)')
+                if got == b'x':
+                    echoed += 1
+                else:
+                    closed += 1
+            ep = [e for e in px.ctl('endpoint', 'list')['endpoints'] if e['name'] == 'idle'][0]
+            note('fd limit %d, %d clients: %d relayed, %d closed at once (connect_errors %d); '
+                 'proxy CPU %.2f s over 2 s at the limit'
+                 % (EXHAUSTION_FDS, len(clients), echoed, closed, ep['connect_errors'], spin))
+            check(echoed > 0 and closed > 0, 'expected some relays served and some refused')
+            check(spin < 0.5, 'the proxy spins at its fd limit (%.2f s CPU in 2 s)' % spin)
+            for s in clients:
+                s.close()
+            clients = []
+            wait_for(lambda: endpoint_open(px, 'idle') == 0, slow(10), 'relays closed')
+            check(echo_round_trip(addr) < slow(1), 'a new client served after the limit')
+            check(px.alive(), 'the proxy exited')
+    finally:
+        for s in clients:
+            s.close()
+        upstream.close()
+
+
+test_fd_exhaustion.timeout = 60
 
 
 # ---------------------------------------------------------------- MySQL leg
