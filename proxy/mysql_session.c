@@ -63,11 +63,17 @@ struct mysql_session {
     uint32_t client_caps;
     char user[256];
     char db[256];
-    char pending_db[256];            /* USE / COM_INIT_DB / COM_CHANGE_USER until its OK */
-    char pending_user[256];
-    bool db_pending, user_pending;
+    bool db_pending, user_pending;   /* USE / COM_INIT_DB / COM_CHANGE_USER until its OK */
     struct session_info info;
     void *observer_data;
+    struct session_extra *extra;     /* rarely needed state, allocated on first use */
+};
+
+/* What only some sessions ever need: kept out of the session so that an idle
+ * session stays small (10 000 of them are a normal load). */
+struct session_extra {
+    char pending_db[256];
+    char pending_user[256];
     char close_detail[560];          /* "backend_gone: <message>" for the observer */
     /* PH_REFUSING: the error to send once the client answered our greeting */
     uint16_t refuse_code;
@@ -75,6 +81,13 @@ struct mysql_session {
     const char *refuse_reason;
     ev_timer refuse_timer;
 };
+
+static struct session_extra *session_extra(struct mysql_session *s)
+{
+    if (!s->extra)
+        s->extra = calloc(1, sizeof(*s->extra));
+    return s->extra;
+}
 
 static struct {
     struct ev_loop *loop;
@@ -123,8 +136,12 @@ static void session_fail(struct mysql_session *s, uint16_t code, const char *sql
             flow_flush(down);
     }
     log_info("session %llu %s: %s", (unsigned long long)s->relay.id, s->relay.client_addr, message);
-    snprintf(s->close_detail, sizeof(s->close_detail), "%s: %s", reason, message);
-    relay_close(&s->relay, s->close_detail, false);
+    struct session_extra *x = session_extra(s);
+    if (x) {
+        snprintf(x->close_detail, sizeof(x->close_detail), "%s: %s", reason, message);
+        reason = x->close_detail;
+    }
+    relay_close(&s->relay, reason, false);
 }
 
 /* A greeting of the proxy's own, for errors before the server greeted us:
@@ -169,7 +186,7 @@ static size_t build_own_greeting(uint8_t *out, size_t outlen)
 static void refuse_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mysql_session *s = w->data;
-    relay_close(&s->relay, s->refuse_reason, false);
+    relay_close(&s->relay, s->extra->refuse_reason, false);
 }
 
 /* Before the client got a greeting: greet it ourselves, then answer its
@@ -179,25 +196,26 @@ static void session_refuse(struct mysql_session *s, uint16_t code, const char *m
     uint8_t greeting[128];
     size_t n = build_own_greeting(greeting, sizeof(greeting));
     struct flow *down = &s->relay.down;
-    if (s->relay.client.fd < 0 || n == 0) {
+    struct session_extra *x = session_extra(s);
+    if (s->relay.client.fd < 0 || n == 0 || !x) {
         relay_close(&s->relay, reason, false);
         return;
     }
     log_info("session %llu %s: %s", (unsigned long long)s->relay.id, s->relay.client_addr, message);
     stream_close(&s->relay.server, false);
     s->phase = PH_REFUSING;
-    s->refuse_code = code;
-    s->refuse_reason = reason;
-    snprintf(s->refuse_msg, sizeof(s->refuse_msg), "%s", message);
+    x->refuse_code = code;
+    x->refuse_reason = reason;
+    snprintf(x->refuse_msg, sizeof(x->refuse_msg), "%s", message);
     down->tail = down->scanned;
     s->down_left = 0;
     if (flow_inject(down, greeting, n) != 0) {
         relay_close(&s->relay, reason, false);
         return;
     }
-    ev_timer_init(&s->refuse_timer, refuse_timeout_cb, 10., 0.);
-    s->refuse_timer.data = s;
-    ev_timer_start(s->relay.loop, &s->refuse_timer);
+    ev_timer_init(&x->refuse_timer, refuse_timeout_cb, 10., 0.);
+    x->refuse_timer.data = s;
+    ev_timer_start(s->relay.loop, &x->refuse_timer);
     flow_flush(down);
     flow_resume(&s->relay.up);
 }
@@ -245,6 +263,15 @@ static void fill_info(struct mysql_session *s)
     s->info.backend_tls = s->relay.server.ssl != NULL;
 }
 
+/* Cheap test on every query: does the text start with USE? */
+static bool looks_like_use(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && isspace(p[i]))
+        i++;
+    return len - i >= 4 && strncasecmp((const char *)p + i, "use", 3) == 0;
+}
+
 /* "USE db" (alone in the text): the session's default schema after its OK. */
 static bool parse_use(const uint8_t *p, size_t len, char *db, size_t dblen)
 {
@@ -286,19 +313,26 @@ static void on_client_command(struct mysql_session *s, const uint8_t *payload, s
         s->quitting = true;
         break;
     case COM_INIT_DB: {
-        size_t n = avail - 1 < sizeof(s->pending_db) - 1 ? avail - 1 : sizeof(s->pending_db) - 1;
-        memcpy(s->pending_db, payload + 1, n);
-        s->pending_db[n] = '\0';
+        struct session_extra *x = session_extra(s);
+        if (!x)
+            break;
+        size_t n = avail - 1 < sizeof(x->pending_db) - 1 ? avail - 1 : sizeof(x->pending_db) - 1;
+        memcpy(x->pending_db, payload + 1, n);
+        x->pending_db[n] = '\0';
         s->db_pending = true;
         break;
     }
     case COM_QUERY:
-        s->db_pending = parse_use(payload + 1, avail - 1, s->pending_db, sizeof(s->pending_db));
+        s->db_pending = false;
+        if (looks_like_use(payload + 1, avail - 1) && session_extra(s))
+            s->db_pending = parse_use(payload + 1, avail - 1, s->extra->pending_db,
+                                      sizeof(s->extra->pending_db));
         break;
     case COM_CHANGE_USER:
-        s->user_pending = mysql_parse_change_user(payload, avail, s->client_caps, s->pending_user,
-                                                  sizeof(s->pending_user), s->pending_db,
-                                                  sizeof(s->pending_db)) == 0;
+        s->user_pending = session_extra(s)
+                          && mysql_parse_change_user(payload, avail, s->client_caps, s->extra->pending_user,
+                                                     sizeof(s->extra->pending_user), s->extra->pending_db,
+                                                     sizeof(s->extra->pending_db)) == 0;
         s->db_pending = s->user_pending;
         break;
     case COM_BINLOG_DUMP:
@@ -328,9 +362,9 @@ static void on_server_result(struct mysql_session *s, const struct resp_event *e
     if (ev->ok && ev->final) {
         if (s->db_pending && (ev->command == COM_QUERY || ev->command == COM_INIT_DB
                               || ev->command == COM_CHANGE_USER))
-            snprintf(s->db, sizeof(s->db), "%s", s->pending_db);
+            snprintf(s->db, sizeof(s->db), "%s", s->extra->pending_db);
         if (s->user_pending && ev->command == COM_CHANGE_USER)
-            snprintf(s->user, sizeof(s->user), "%s", s->pending_user);
+            snprintf(s->user, sizeof(s->user), "%s", s->extra->pending_user);
     }
     if (ev->final)
         s->db_pending = s->user_pending = false;
@@ -513,8 +547,9 @@ static int inspect_up(struct flow *f, void *arg)
         case PH_REFUSING:
             /* the client answered our greeting: now the error it can report */
             s->next_seq = (uint8_t)(h[3] + 1);
-            session_fail(s, s->refuse_code, s->refuse_code == ER_CON_COUNT_ERROR ? "08004" : SQLSTATE_CANNOT_CONNECT,
-                         s->refuse_msg, s->refuse_reason);
+            session_fail(s, s->extra->refuse_code,
+                         s->extra->refuse_code == ER_CON_COUNT_ERROR ? "08004" : SQLSTATE_CANNOT_CONNECT,
+                         s->extra->refuse_msg, s->extra->refuse_reason);
             return 0;
         case PH_HANDSHAKE:
         case PH_RESPONSE_READY:
@@ -750,7 +785,7 @@ static void hook_closed(struct relay *r, const char *reason)
 {
     struct mysql_session *s = session_of(r);
     if (s->phase == PH_REFUSING)
-        ev_timer_stop(r->loop, &s->refuse_timer);
+        ev_timer_stop(r->loop, &s->extra->refuse_timer);
     if (s->over_limit)
         sessions.refusing--;
     else
@@ -761,7 +796,9 @@ static void hook_closed(struct relay *r, const char *reason)
 
 static void hook_release(struct relay *r)
 {
-    free(session_of(r));
+    struct mysql_session *s = session_of(r);
+    free(s->extra);
+    free(s);
 }
 
 static void hook_describe(struct relay *r, json_t *o)
