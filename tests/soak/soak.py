@@ -27,6 +27,7 @@ and locked like the integration tests', so it can run beside them.
 """
 
 import argparse
+import datetime
 import os
 import random
 import re
@@ -61,6 +62,28 @@ def proc_status(pid):
             if line.startswith('VmRSS:'):
                 rss = int(line.split()[1])
     return rss, len(os.listdir('/proc/%d/fd' % pid))
+
+
+def fault_end_lateness(log):
+    """[(seconds late, when)] of each fault that ended by its duration, from the proxy log.
+
+    The proxy ends a fault with a timer on its event loop: a late end means the
+    loop (or the whole process) did not run for that long.
+    """
+    started, late = {}, []
+    for line in log.splitlines():
+        m = re.match(r'(\S+)Z info  fault (\S+) .* (started|ended): (.*)', line)
+        if not m:
+            continue
+        at = datetime.datetime.fromisoformat(m.group(1))
+        if m.group(3) == 'started':
+            d = re.search(r'\bduration=(\d+)s\b', m.group(4))
+            if d:
+                started[m.group(2)] = (at, int(d.group(1)))
+        elif m.group(2) in started and 'duration elapsed' in m.group(4):
+            t0, duration = started.pop(m.group(2))
+            late.append(((at - t0).total_seconds() - duration, m.group(1)))
+    return late
 
 
 class Soak:
@@ -316,6 +339,12 @@ class Soak:
                 failures.append('fds besides sessions and relays grew from %d to %d'
                                 % (before, after))
         log = self.px.log_text()
+        late = fault_end_lateness(log)
+        if late:
+            worst = max(late)
+            say('fault ends vs. their duration (a measure of event-loop stalls): %d faults, '
+                'median %.1f ms late, worst %.1f ms late at %s' % (
+                    len(late), sorted(late)[len(late) // 2][0] * 1000, worst[0] * 1000, worst[1]))
         noisy = [line for line in log.splitlines() if re.search(r'Z (warn|error) ', line)]
         say('proxy log: %d bytes, %d warn/error lines%s' % (len(log), len(noisy),
                                                             ', the first ones:' if noisy else ''))
