@@ -20,6 +20,7 @@ struct endpoint_runtime {
     struct endpoint *ep;
     int fd;
     ev_io accept_io;
+    ev_timer accept_retry;       /* out of descriptors: accept again after a pause */
     uint64_t serial;
 };
 
@@ -60,6 +61,13 @@ static const struct relay_hooks plain_relay_hooks = {
     .release = relay_release,
 };
 
+static void accept_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct endpoint_runtime *rt = w->data;
+    if (rt->fd >= 0)
+        ev_io_start(loop, &rt->accept_io);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct endpoint_runtime *rt = w->data;
@@ -69,10 +77,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         socklen_t len = sizeof(ss);
         int fd = accept4(rt->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_error("endpoint %s: cannot accept: %s (raise ulimit -n)", ep->name, strerror(errno));
-            else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The pending connection keeps the listener readable: pause
+                 * accepting rather than spin until descriptors are free. */
+                log_error("endpoint %s: cannot accept: %s (raise ulimit -n); retrying in 100 ms",
+                          ep->name, strerror(errno));
+                ev_io_stop(loop, &rt->accept_io);
+                ev_timer_start(loop, &rt->accept_retry);
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                 log_warn("endpoint %s: accept: %s", ep->name, strerror(errno));
+            }
             return;
         }
         uint64_t serial = ++rt->serial;
@@ -202,6 +216,8 @@ int endpoints_start_all(char *err, size_t errlen)
         }
         ev_io_init(&rt->accept_io, accept_cb, rt->fd, EV_READ);
         rt->accept_io.data = rt;
+        ev_timer_init(&rt->accept_retry, accept_retry_cb, 0.1, 0.);
+        rt->accept_retry.data = rt;
         ev_io_start(ep_loop, &rt->accept_io);
         log_info("endpoint %s (group %s, member %s, %s) listening on %s -> %s", ep->name,
                  ep->group, ep->member, ep->role == ROLE_PEER ? "peer" : "client",
@@ -216,6 +232,7 @@ void endpoints_stop_accepting(void)
         struct endpoint_runtime *rt = ep->runtime;
         if (rt->fd >= 0) {
             ev_io_stop(ep_loop, &rt->accept_io);
+            ev_timer_stop(ep_loop, &rt->accept_retry);
             close(rt->fd);
             rt->fd = -1;
         }
