@@ -29,6 +29,7 @@ struct endpoint {
     int64_t connect_timeout_ms;
     int64_t max_inspect;                  /* MySQL leg: largest statement looked at */
     struct endpoint_stats stats;
+    int64_t last_connect_error_log_us;    /* rate limit of the upstream-failure log line */
     bool is_mysql;
     struct endpoint *next;
     void *runtime;                        /* endpoint.c's listener and relays */

@@ -136,6 +136,14 @@ static void connect_finished(struct relay *r, int err)
         char why[256];
         snprintf(why, sizeof(why), "cannot connect to %s: %s", r->ep->upstream, strerror(err));
         r->ep->stats.connect_errors++;
+        /* once a second per endpoint: a dead upstream must not flood the log */
+        int64_t now = clock_wall_us();
+        if (now - r->ep->last_connect_error_log_us >= 1000000) {
+            r->ep->last_connect_error_log_us = now;
+            log_warn("endpoint %s: %s%s (%llu failed so far)", r->ep->name, why,
+                     err == EMFILE || err == ENFILE ? " (raise ulimit -n)" : "",
+                     (unsigned long long)r->ep->stats.connect_errors);
+        }
         r->state = RELAY_OPEN;            /* client side only: the owner may still answer it */
         if (r->hooks->connect_failed)
             r->hooks->connect_failed(r, why);
