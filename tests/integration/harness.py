@@ -73,6 +73,8 @@ Helpers
     slow(seconds): a time limit, times SLOW_FACTOR under DDLPROXY_SLOW=1.
     wait_for(predicate, timeout, what, interval=0.05): the predicate's first
         truthy value, or TestFailure naming `what`.
+    fault_add(proxy, *words) -> id, fault_del(proxy, id): through ddlproxyctl,
+        failing the test if the proxy refuses.
     check(cond, msg), check_eq(actual, expected, what),
     check_match(regex, text, what) -> match, check_raises(exc, fn, *a, **kw)
         -> the exception. They raise TestFailure.
@@ -871,6 +873,18 @@ def check_match(regex, text, what):
     if not m:
         raise TestFailure('%s: %r does not match %r' % (what, (text or '')[:500], regex))
     return m
+
+
+def fault_add(px, *words):
+    """ddlproxyctl fault add WORDS through px; the new fault's id (fails the test if refused)."""
+    reply = px.ctl('fault', 'add', *words)
+    check(reply.get('ok'), 'fault add %s refused: %s' % (' '.join(words), reply.get('error')))
+    return reply['id']
+
+
+def fault_del(px, fid):
+    reply = px.ctl('fault', 'del', fid)
+    check(reply.get('ok') and reply.get('removed') == 1, 'fault del %s: %r' % (fid, reply))
 
 
 def check_raises(exc, fn, *args, **kw):

@@ -37,7 +37,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Proxy, TestFailure, check, check_eq, free_port,  # noqa: E402
+from harness import (Proxy, fault_add, fault_del, TestFailure, check, check_eq, free_port,  # noqa: E402
                      run_tests, wait_for)
 from etcd_cluster import ETCDCTL_BIN, EtcdCluster  # noqa: E402
 
@@ -180,17 +180,6 @@ def proxy_client(cluster, name):
 
 def direct_client(cluster, name):
     return cluster.members[name].listen_client.split('://', 1)[1]
-
-
-def fault_add(px, *words):
-    reply = px.ctl('fault', 'add', *words)
-    check(reply.get('ok'), 'fault add %s refused: %s' % (' '.join(words), reply.get('error')))
-    return reply['id']
-
-
-def fault_del(px, fid):
-    reply = px.ctl('fault', 'del', fid)
-    check(reply.get('ok') and reply.get('removed') == 1, 'fault del %s: %r' % (fid, reply))
 
 
 def endpoints(px):

@@ -29,7 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Proxy, check, check_eq, check_match, find_ddlproxy,  # noqa: E402
+from harness import (Proxy, fault_add, fault_del, check, check_eq, check_match, find_ddlproxy,  # noqa: E402
                      free_port, run_tests, wait_for)
 
 MIB = 1 << 20
@@ -173,17 +173,6 @@ def probe(port, payload=b'?', wait=2.0):
         except (ConnectionResetError, BrokenPipeError):
             return 'reset'
         return outcome(s, wait)
-
-
-def fault_add(px, *words):
-    reply = px.ctl('fault', 'add', *words)
-    check(reply.get('ok'), 'fault add %s refused: %s' % (' '.join(words), reply.get('error')))
-    return reply['id']
-
-
-def fault_del(px, fid):
-    reply = px.ctl('fault', 'del', fid)
-    check(reply.get('ok') and reply.get('removed') == 1, 'fault del %s: %r' % (fid, reply))
 
 
 def endpoint_stats(px, name):
