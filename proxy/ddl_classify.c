@@ -628,6 +628,26 @@ static void set_kind(struct ddl_stmt *out, enum stmt_class cls, enum kind_id kin
     out->kind = kind_names[kind];
 }
 
+/* PLACEMENT POLICY name / RESOURCE GROUP name after CREATE, ALTER or DROP
+ * (TiDB); false if neither follows. */
+static bool placement_or_resource(struct cursor *c, struct ddl_stmt *out,
+                                  enum kind_id policy_kind, enum kind_id group_kind)
+{
+    enum kind_id kind;
+    if (at_kw(c, "PLACEMENT") && peek_kw(c, "POLICY"))
+        kind = policy_kind;
+    else if (at_kw(c, "RESOURCE") && peek_kw(c, "GROUP"))
+        kind = group_kind;
+    else
+        return false;
+    cur_advance(c);
+    cur_advance(c);
+    set_kind(out, STMT_DDL, kind);
+    skip_if_exists(c);
+    cur_ident(c, out->object, sizeof out->object);
+    return true;
+}
+
 static void set_default_db(struct classify_ctx *x)
 {
     const char *db = x->default_db ? x->default_db : "";
@@ -786,18 +806,8 @@ static void classify_create(struct classify_ctx *x)
         set_kind(out, STMT_DDL, K_CREATE_SEQUENCE);
         skip_if_exists(c);
         target_name(x);
-    } else if (at_kw(c, "PLACEMENT") && peek_kw(c, "POLICY")) {
-        cur_advance(c);
-        cur_advance(c);
-        set_kind(out, STMT_DDL, K_CREATE_PLACEMENT_POLICY);
-        skip_if_exists(c);
-        cur_ident(c, out->object, sizeof out->object);
-    } else if (at_kw(c, "RESOURCE") && peek_kw(c, "GROUP")) {
-        cur_advance(c);
-        cur_advance(c);
-        set_kind(out, STMT_DDL, K_CREATE_RESOURCE_GROUP);
-        skip_if_exists(c);
-        cur_ident(c, out->object, sizeof out->object);
+    } else if (placement_or_resource(c, out, K_CREATE_PLACEMENT_POLICY, K_CREATE_RESOURCE_GROUP)) {
+        return;
     } else if (at_kw(c, "USER") || at_kw(c, "ROLE")) {
         set_kind(out, STMT_ACCOUNT, K_ACCOUNT);
     }
@@ -1061,18 +1071,8 @@ static void classify_alter(struct classify_ctx *x)
         set_kind(out, STMT_DDL, K_ALTER_SEQUENCE);
         skip_if_exists(c);
         target_name(x);
-    } else if (at_kw(c, "PLACEMENT") && peek_kw(c, "POLICY")) {
-        cur_advance(c);
-        cur_advance(c);
-        set_kind(out, STMT_DDL, K_ALTER_PLACEMENT_POLICY);
-        skip_if_exists(c);
-        cur_ident(c, out->object, sizeof out->object);
-    } else if (at_kw(c, "RESOURCE") && peek_kw(c, "GROUP")) {
-        cur_advance(c);
-        cur_advance(c);
-        set_kind(out, STMT_DDL, K_ALTER_RESOURCE_GROUP);
-        skip_if_exists(c);
-        cur_ident(c, out->object, sizeof out->object);
+    } else if (placement_or_resource(c, out, K_ALTER_PLACEMENT_POLICY, K_ALTER_RESOURCE_GROUP)) {
+        return;
     } else if (at_kw(c, "USER")) {
         set_kind(out, STMT_ACCOUNT, K_ACCOUNT);
     }
@@ -1121,18 +1121,8 @@ static void classify_drop(struct classify_ctx *x)
         set_kind(out, STMT_DDL, K_DROP_SEQUENCE);
         skip_if_exists(c);
         target_name(x);
-    } else if (at_kw(c, "PLACEMENT") && peek_kw(c, "POLICY")) {
-        cur_advance(c);
-        cur_advance(c);
-        set_kind(out, STMT_DDL, K_DROP_PLACEMENT_POLICY);
-        skip_if_exists(c);
-        cur_ident(c, out->object, sizeof out->object);
-    } else if (at_kw(c, "RESOURCE") && peek_kw(c, "GROUP")) {
-        cur_advance(c);
-        cur_advance(c);
-        set_kind(out, STMT_DDL, K_DROP_RESOURCE_GROUP);
-        skip_if_exists(c);
-        cur_ident(c, out->object, sizeof out->object);
+    } else if (placement_or_resource(c, out, K_DROP_PLACEMENT_POLICY, K_DROP_RESOURCE_GROUP)) {
+        return;
     } else if (at_kw(c, "USER") || at_kw(c, "ROLE")) {
         set_kind(out, STMT_ACCOUNT, K_ACCOUNT);
     }
