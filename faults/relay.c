@@ -15,7 +15,6 @@ static struct ev_loop *relay_loop;
 static size_t relay_buffer_size = 64 * 1024;
 static struct relay *live_head;
 static struct relay *dead_head;
-static unsigned live_count;
 static uint64_t next_relay_id = 1;
 static ev_check reaper;
 
@@ -34,7 +33,6 @@ void relays_init(struct ev_loop *loop, size_t buffer_size)
 }
 
 struct relay *relay_first(void) { return live_head; }
-unsigned relay_count(void) { return live_count; }
 
 void relay_rearm(struct relay *r)
 {
@@ -156,7 +154,7 @@ static void connect_finished(struct relay *r, int err)
     if (r->hooks->connected)
         r->hooks->connected(r);
     else
-        relay_open_flows(r);
+        relay_rearm(r);
 }
 
 static void server_event(struct stream *s, bool can_read, bool can_write)
@@ -263,7 +261,6 @@ static void relay_setup(struct relay *r, struct ev_loop *loop, struct endpoint *
     if (live_head)
         live_head->prev = r;
     live_head = r;
-    live_count++;
     ep->stats.conns_open++;
     ep->stats.conns_total++;
     net_set_nodelay(fd);
@@ -309,11 +306,6 @@ void relay_hold(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int 
     stream_want(&r->client, true, false);
 }
 
-void relay_open_flows(struct relay *r)
-{
-    relay_rearm(r);
-}
-
 void relay_close(struct relay *r, const char *reason, bool rst)
 {
     if (r->state == RELAY_CLOSED)
@@ -334,7 +326,6 @@ void relay_close(struct relay *r, const char *reason, bool rst)
         live_head = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    live_count--;
     log_debug("conn %llu %s %s closed: %s", (unsigned long long)r->id, r->ep->name,
               r->client_addr, reason);
     if (r->hooks->closed)

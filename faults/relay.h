@@ -83,11 +83,8 @@ void relay_hold(struct relay *r, struct ev_loop *loop, struct endpoint *ep, int 
 void relay_close(struct relay *r, const char *reason, bool rst);
 /* Re-evaluates stream interest after a flow or phase change. */
 void relay_rearm(struct relay *r);
-/* Starts reading both sides (after the owner's connection phase, or at once). */
-void relay_open_flows(struct relay *r);
 
 struct relay *relay_first(void);
-unsigned relay_count(void);
 json_t *relay_describe(struct relay *r);
 
 /* Frees closed relays; called by the loop once per iteration. */

@@ -122,11 +122,6 @@ void flow_free(struct flow *f)
     f->cap = f->head = f->scanned = f->tail = 0;
 }
 
-bool flow_idle(const struct flow *f)
-{
-    return f->head == f->tail && (!f->shaper || shaper_queued(f->shaper) == 0);
-}
-
 /* Makes room at tail: compacts, then grows up to max_cap when the inspector
  * needs more contiguous bytes than fit. Returns free bytes at tail. */
 static size_t flow_make_room(struct flow *f)

@@ -71,7 +71,6 @@ void flow_on_readable(struct flow *f);
 void flow_on_writable(struct flow *f);
 bool flow_wants_read(const struct flow *f);
 bool flow_wants_write(const struct flow *f);
-bool flow_idle(const struct flow *f);      /* nothing buffered or queued */
 
 void flow_set_effect(struct flow *f, const struct fault_dir_effect *e);
 void flow_resume(struct flow *f);

@@ -216,7 +216,3 @@ enum tls_step stream_tls_handshake(struct stream *s, const char **why)
     return TLS_FAILED;
 }
 
-const char *stream_tls_version(const struct stream *s)
-{
-    return s->ssl ? SSL_get_version(s->ssl) : NULL;
-}

@@ -46,6 +46,5 @@ ssize_t stream_write(struct stream *s, const void *buf, size_t len, const char *
  * until it returns TLS_DONE or TLS_FAILED (reason in why, static or thread-local). */
 int stream_tls_start(struct stream *s, SSL_CTX *ctx, bool server, const char *sni);
 enum tls_step stream_tls_handshake(struct stream *s, const char **why);
-const char *stream_tls_version(const struct stream *s);
 
 #endif
